@@ -1,0 +1,198 @@
+//! The request gate, one tower layer in front of every gRPC service:
+//! per-IP rate limit → authentication (Bearer JWT, revocation checked in
+//! memory) → authorization from the proto permission table → the service,
+//! then one log line (method, peer, status, duration, account; never a
+//! header, body or token).
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_util::future::BoxFuture;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use super::permissions::{Permission, PermissionTable};
+use crate::config::RateLimitConfig;
+use crate::idm::{Caller, Idm};
+
+/// The client's address, put into request extensions by the listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Shared state of the gate.
+pub struct GateState {
+    idm: Arc<Idm>,
+    perms: PermissionTable,
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl std::fmt::Debug for GateState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateState").field("perms", &self.perms.len()).finish()
+    }
+}
+
+impl GateState {
+    /// Builds the gate's state.
+    pub fn new(idm: Arc<Idm>, perms: PermissionTable, rate: &RateLimitConfig) -> Self {
+        let rps = NonZeroU32::new(rate.requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            idm,
+            perms,
+            limiter: RateLimiter::keyed(Quota::per_second(rps).allow_burst(burst)),
+        }
+    }
+
+    /// Forgets rate-limit state of idle clients (bounded memory).
+    pub fn prune_limiter(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Decides whether a request may proceed; returns the caller on success.
+    pub fn admit(&self, path: &str, peer: Option<SocketAddr>, authorization: Option<&str>) -> Result<Caller, Status> {
+        if let Some(addr) = peer {
+            if self.limiter.check_key(&addr.ip()).is_err() {
+                return Err(Status::resource_exhausted(
+                    "rate limit exceeded for this client address; slow down",
+                ));
+            }
+        }
+        let Some(perm) = self.perms.get(path) else {
+            return Err(Status::unimplemented(format!("unknown method {path}")));
+        };
+        let token = authorization.and_then(bearer);
+        let principal = match (perm, token) {
+            (Permission::Public, Some(t)) => self.idm.authenticate(t).ok(),
+            (Permission::Public, None) => None,
+            (_, None) => {
+                return Err(Status::unauthenticated(
+                    "this method needs an access token: send `authorization: Bearer <token>`",
+                ));
+            }
+            (_, Some(t)) => Some(self.idm.authenticate(t).map_err(Status::from)?),
+        };
+        if perm == Permission::Admin && !principal.as_ref().is_some_and(|p| p.is_admin()) {
+            return Err(Status::permission_denied("this method requires the admin role"));
+        }
+        Ok(Caller {
+            principal,
+            peer: peer.map(|p| p.to_string()),
+        })
+    }
+}
+
+/// Extracts the token of an `Authorization: Bearer` value.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The tower layer.
+#[derive(Debug, Clone)]
+pub struct GateLayer {
+    state: Arc<GateState>,
+}
+
+impl GateLayer {
+    /// A layer over shared state.
+    pub fn new(state: Arc<GateState>) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gate<S>;
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The gate service.
+#[derive(Debug, Clone)]
+pub struct Gate<S> {
+    inner: S,
+    state: Arc<GateState>,
+}
+
+fn grpc_code<B>(res: &http::Response<B>) -> &str {
+    res.headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Gate<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        let start = Instant::now();
+        let path = req.uri().path().to_owned();
+        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
+        let auth = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let admitted = self.state.admit(&path, peer, auth);
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (account, res) = match admitted {
+                Ok(caller) => {
+                    let account = caller.principal.as_ref().map(|p| p.account_id.clone());
+                    req.extensions_mut().insert(caller);
+                    (account, inner.call(req).await)
+                }
+                Err(status) => (None, Ok(status.into_http())),
+            };
+            if let Ok(r) = &res {
+                tracing::info!(
+                    method = %path,
+                    peer = %peer.map(|p| p.to_string()).unwrap_or_default(),
+                    grpc_status = grpc_code(r),
+                    duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+                    account = %account.unwrap_or_default(),
+                    "request"
+                );
+            }
+            res
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("abc"), None);
+    }
+}

@@ -1,0 +1,179 @@
+//! `mcias.v1.AccountService`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
+
+use super::caller;
+use crate::api::pb::account_service_server::AccountService;
+use crate::api::pb::*;
+use crate::api::timestamp;
+use crate::error::Error;
+use crate::idm::{Idm, PgCreds as DomainPgCreds};
+use crate::store::{self, AccountRecord};
+
+/// The AccountService implementation.
+#[derive(Debug, Clone)]
+pub struct AccountApi(pub Arc<Idm>);
+
+fn account(a: AccountRecord) -> Account {
+    Account {
+        id: a.id,
+        username: a.username,
+        account_type: match a.account_type {
+            store::AccountType::Human => AccountType::Human,
+            store::AccountType::System => AccountType::System,
+        } as i32,
+        status: match a.status {
+            store::AccountStatus::Active => AccountStatus::Active,
+            store::AccountStatus::Inactive => AccountStatus::Inactive,
+            store::AccountStatus::Suspended => AccountStatus::Suspended,
+            store::AccountStatus::Deleted => AccountStatus::Deleted,
+        } as i32,
+        totp_enabled: a.totp_enabled,
+        created_at: Some(timestamp(a.created_at)),
+        updated_at: Some(timestamp(a.updated_at)),
+    }
+}
+
+fn account_type(v: i32) -> Result<store::AccountType, Error> {
+    match AccountType::try_from(v) {
+        Ok(AccountType::Human) => Ok(store::AccountType::Human),
+        Ok(AccountType::System) => Ok(store::AccountType::System),
+        _ => Err(Error::invalid(
+            "invalid_account_type",
+            "account_type must be ACCOUNT_TYPE_HUMAN or ACCOUNT_TYPE_SYSTEM",
+        )),
+    }
+}
+
+fn account_status(v: i32) -> Result<store::AccountStatus, Error> {
+    match AccountStatus::try_from(v) {
+        Ok(AccountStatus::Active) => Ok(store::AccountStatus::Active),
+        Ok(AccountStatus::Inactive) => Ok(store::AccountStatus::Inactive),
+        Ok(AccountStatus::Suspended) => Ok(store::AccountStatus::Suspended),
+        Ok(AccountStatus::Deleted) => Ok(store::AccountStatus::Deleted),
+        _ => Err(Error::invalid(
+            "invalid_status",
+            "status must be ACCOUNT_STATUS_ACTIVE, ACCOUNT_STATUS_INACTIVE or ACCOUNT_STATUS_SUSPENDED",
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl AccountService for AccountApi {
+    async fn create_account(
+        &self,
+        req: Request<CreateAccountRequest>,
+    ) -> Result<Response<CreateAccountResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let t = account_type(r.account_type)?;
+        let a = self
+            .0
+            .create_account(&c, &r.username, t, Some(Zeroizing::new(r.password)))
+            .await?;
+        Ok(Response::new(CreateAccountResponse {
+            account: Some(account(a)),
+        }))
+    }
+
+    async fn list_accounts(
+        &self,
+        req: Request<ListAccountsRequest>,
+    ) -> Result<Response<ListAccountsResponse>, Status> {
+        let r = req.into_inner();
+        let page = self.0.list_accounts(r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListAccountsResponse {
+            accounts: page.accounts.into_iter().map(account).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_account(&self, req: Request<GetAccountRequest>) -> Result<Response<GetAccountResponse>, Status> {
+        let a = self.0.get_account(&req.into_inner().id).await?;
+        Ok(Response::new(GetAccountResponse {
+            account: Some(account(a)),
+        }))
+    }
+
+    async fn update_account(
+        &self,
+        req: Request<UpdateAccountRequest>,
+    ) -> Result<Response<UpdateAccountResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        if let Some(p) = paths.iter().find(|p| p.as_str() != "status") {
+            return Err(Error::invalid(
+                "invalid_update_mask",
+                format!("update_mask path {p:?} is not updatable; only \"status\" is"),
+            )
+            .into());
+        }
+        let status = account_status(r.status)?;
+        let a = self.0.update_status(&c, &r.id, status).await?;
+        Ok(Response::new(UpdateAccountResponse {
+            account: Some(account(a)),
+        }))
+    }
+
+    async fn delete_account(
+        &self,
+        req: Request<DeleteAccountRequest>,
+    ) -> Result<Response<DeleteAccountResponse>, Status> {
+        let c = caller(&req);
+        self.0.delete_account(&c, &req.into_inner().id).await?;
+        Ok(Response::new(DeleteAccountResponse {}))
+    }
+
+    async fn get_roles(&self, req: Request<GetRolesRequest>) -> Result<Response<GetRolesResponse>, Status> {
+        let roles = self.0.get_roles(&req.into_inner().account_id).await?;
+        Ok(Response::new(GetRolesResponse { roles }))
+    }
+
+    async fn set_roles(&self, req: Request<SetRolesRequest>) -> Result<Response<SetRolesResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let roles = self.0.set_roles(&c, &r.account_id, &r.roles).await?;
+        Ok(Response::new(SetRolesResponse { roles }))
+    }
+
+    async fn get_pg_creds(&self, req: Request<GetPgCredsRequest>) -> Result<Response<GetPgCredsResponse>, Status> {
+        let c = caller(&req);
+        let p = self.0.get_pg_creds(&c, &req.into_inner().account_id).await?;
+        Ok(Response::new(GetPgCredsResponse {
+            creds: Some(PgCreds {
+                host: p.host,
+                port: u32::from(p.port),
+                database: p.database,
+                username: p.username,
+                password: p.password.to_string(),
+            }),
+        }))
+    }
+
+    async fn set_pg_creds(&self, req: Request<SetPgCredsRequest>) -> Result<Response<SetPgCredsResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let port = u16::try_from(r.port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| Error::invalid("invalid_pgcreds", "port must be between 1 and 65535"))?;
+        self.0
+            .set_pg_creds(
+                &c,
+                &r.account_id,
+                DomainPgCreds {
+                    host: r.host,
+                    port,
+                    database: r.database,
+                    username: r.username,
+                    password: Zeroizing::new(r.password),
+                },
+            )
+            .await?;
+        Ok(Response::new(SetPgCredsResponse {}))
+    }
+}

@@ -1,0 +1,64 @@
+//! `mcias.v1.AdminService`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::api::pb::admin_service_server::AdminService;
+use crate::api::pb::*;
+use crate::api::timestamp;
+use crate::error::Error;
+use crate::idm::Idm;
+use crate::store::AuditFilter;
+
+/// The AdminService implementation.
+#[derive(Debug, Clone)]
+pub struct AdminApi(pub Arc<Idm>);
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn health(&self, _req: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
+        let status = if self.0.healthy().await {
+            "SERVING"
+        } else {
+            "NOT_SERVING"
+        };
+        Ok(Response::new(HealthResponse {
+            status: status.into(),
+        }))
+    }
+
+    async fn list_audit_events(
+        &self,
+        req: Request<ListAuditEventsRequest>,
+    ) -> Result<Response<ListAuditEventsResponse>, Status> {
+        let r = req.into_inner();
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        if r.since.as_ref().is_some_and(|t| t.seconds < 0) {
+            return Err(Error::invalid("invalid_since", "since must not be before 1970").into());
+        }
+        let filter = AuditFilter {
+            account_id: non_empty(r.account_id),
+            event_type: non_empty(r.event_type),
+            since: r.since.map(|t| t.seconds),
+            before_id: None,
+        };
+        let (events, next) = self.0.list_audit(filter, r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListAuditEventsResponse {
+            events: events
+                .into_iter()
+                .map(|e| AuditEvent {
+                    id: e.id,
+                    event_type: e.event_type,
+                    actor_id: e.actor_id.unwrap_or_default(),
+                    target_id: e.target_id.unwrap_or_default(),
+                    occurred_at: Some(timestamp(e.occurred_at)),
+                    peer: e.peer.unwrap_or_default(),
+                    outcome: e.outcome,
+                    details: e.details,
+                })
+                .collect(),
+            next_page_token: next,
+        }))
+    }
+}

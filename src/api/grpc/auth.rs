@@ -1,0 +1,77 @@
+//! `mcias.v1.AuthService`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
+
+use super::caller;
+use crate::api::pb::auth_service_server::AuthService;
+use crate::api::pb::*;
+use crate::api::timestamp;
+use crate::idm::Idm;
+
+/// The AuthService implementation.
+#[derive(Debug, Clone)]
+pub struct AuthApi(pub Arc<Idm>);
+
+#[tonic::async_trait]
+impl AuthService for AuthApi {
+    async fn login(&self, req: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let t = self
+            .0
+            .login(&c, &r.username, Zeroizing::new(r.password), &r.totp_code)
+            .await?;
+        Ok(Response::new(LoginResponse {
+            token: t.token.to_string(),
+            expires_at: Some(timestamp(t.expires_at)),
+        }))
+    }
+
+    async fn logout(&self, req: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
+        self.0.logout(&caller(&req)).await?;
+        Ok(Response::new(LogoutResponse {}))
+    }
+
+    async fn renew_token(&self, req: Request<RenewTokenRequest>) -> Result<Response<RenewTokenResponse>, Status> {
+        let t = self.0.renew(&caller(&req)).await?;
+        Ok(Response::new(RenewTokenResponse {
+            token: t.token.to_string(),
+            expires_at: Some(timestamp(t.expires_at)),
+        }))
+    }
+
+    async fn enroll_totp(&self, req: Request<EnrollTotpRequest>) -> Result<Response<EnrollTotpResponse>, Status> {
+        let (secret, uri) = self.0.enroll_totp(&caller(&req)).await?;
+        Ok(Response::new(EnrollTotpResponse {
+            secret: secret.to_string(),
+            otpauth_uri: uri.to_string(),
+        }))
+    }
+
+    async fn confirm_totp(&self, req: Request<ConfirmTotpRequest>) -> Result<Response<ConfirmTotpResponse>, Status> {
+        let c = caller(&req);
+        self.0.confirm_totp(&c, &req.into_inner().code).await?;
+        Ok(Response::new(ConfirmTotpResponse {}))
+    }
+
+    async fn remove_totp(&self, req: Request<RemoveTotpRequest>) -> Result<Response<RemoveTotpResponse>, Status> {
+        let c = caller(&req);
+        self.0.remove_totp(&c, &req.into_inner().account_id).await?;
+        Ok(Response::new(RemoveTotpResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        req: Request<ChangePasswordRequest>,
+    ) -> Result<Response<ChangePasswordResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        self.0
+            .change_password(&c, Zeroizing::new(r.current_password), Zeroizing::new(r.new_password))
+            .await?;
+        Ok(Response::new(ChangePasswordResponse {}))
+    }
+}

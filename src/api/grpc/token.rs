@@ -1,0 +1,79 @@
+//! `mcias.v1.TokenService`.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::caller;
+use crate::api::pb::token_service_server::TokenService;
+use crate::api::pb::*;
+use crate::api::timestamp;
+use crate::idm::Idm;
+
+/// The TokenService implementation.
+#[derive(Debug, Clone)]
+pub struct TokenApi(pub Arc<Idm>);
+
+#[tonic::async_trait]
+impl TokenService for TokenApi {
+    async fn validate_token(
+        &self,
+        req: Request<ValidateTokenRequest>,
+    ) -> Result<Response<ValidateTokenResponse>, Status> {
+        let claims = self.0.validate(&req.into_inner().token);
+        Ok(Response::new(ValidateTokenResponse {
+            valid: claims.is_some(),
+            claims: claims.map(|c| TokenClaims {
+                subject: c.sub,
+                roles: c.roles,
+                issuer: c.iss,
+                issued_at: Some(timestamp(c.iat)),
+                expires_at: Some(timestamp(c.exp)),
+                jti: c.jti,
+                token_type: c.typ,
+            }),
+        }))
+    }
+
+    async fn issue_service_token(
+        &self,
+        req: Request<IssueServiceTokenRequest>,
+    ) -> Result<Response<IssueServiceTokenResponse>, Status> {
+        let c = caller(&req);
+        let t = self
+            .0
+            .issue_service_token(&c, &req.into_inner().account_id)
+            .await?;
+        Ok(Response::new(IssueServiceTokenResponse {
+            token: t.token.to_string(),
+            expires_at: Some(timestamp(t.expires_at)),
+        }))
+    }
+
+    async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> Result<Response<RevokeTokenResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        self.0.revoke_token(&c, &r.jti, &r.reason).await?;
+        Ok(Response::new(RevokeTokenResponse {}))
+    }
+
+    async fn list_public_keys(
+        &self,
+        _req: Request<ListPublicKeysRequest>,
+    ) -> Result<Response<ListPublicKeysResponse>, Status> {
+        let keys = self
+            .0
+            .public_keys()
+            .into_iter()
+            .map(|k| Jwk {
+                kty: k.kty.into(),
+                crv: k.crv.into(),
+                x: k.x,
+                kid: k.kid,
+                alg: k.alg.into(),
+                r#use: k.use_.into(),
+            })
+            .collect();
+        Ok(Response::new(ListPublicKeysResponse { keys }))
+    }
+}

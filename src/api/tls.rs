@@ -1,0 +1,199 @@
+//! The listener: TCP accept with a bounded number of connections, TLS
+//! (rustls, TLS 1.2 minimum, ALPN h2) with a handshake timeout, and a
+//! connection type that carries the peer address into request extensions.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::{self, ServerConfig};
+use tonic::transport::server::Connected;
+
+use super::gate::PeerAddr;
+use crate::config::{ServerConfig as ServerSection, TlsVersion};
+use crate::error::{Error, Result};
+
+/// Connections served at once; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Time a client has to finish the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the rustls server config from the `[server]` section.
+pub fn server_config(s: &ServerSection) -> Result<ServerConfig> {
+    let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) else {
+        return Err(Error::invalid(
+            "invalid_config",
+            "config key `server.tls_cert`/`server.tls_key`: both are required for TLS",
+        ));
+    };
+    let certs = read_certs(cert)?;
+    let key = read_key(key)?;
+    let versions: &[&rustls::SupportedProtocolVersion] = match s.tls_min_version {
+        TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersion::Tls13 => &[&rustls::version::TLS13],
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|e| Error::internal(format!("TLS versions: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            Error::invalid(
+                "tls_key_mismatch",
+                format!("config keys `server.tls_cert`/`server.tls_key`: {e}"),
+            )
+        })?;
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(cfg)
+}
+
+fn read_certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    let data = std::fs::read(path).map_err(|e| {
+        Error::invalid(
+            "tls_cert_unreadable",
+            format!("config key `server.tls_cert`: cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let certs = rustls_pemfile::certs(&mut data.as_slice())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Error::invalid("tls_cert_invalid", format!("config key `server.tls_cert`: {e}"))
+        })?;
+    if certs.is_empty() {
+        return Err(Error::invalid(
+            "tls_cert_invalid",
+            format!("config key `server.tls_cert`: no PEM certificate in {}", path.display()),
+        ));
+    }
+    Ok(certs)
+}
+
+fn read_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>> {
+    let data = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
+        Error::invalid(
+            "tls_key_unreadable",
+            format!("config key `server.tls_key`: cannot read {}: {e}", path.display()),
+        )
+    })?);
+    rustls_pemfile::private_key(&mut data.as_slice())
+        .map_err(|e| Error::invalid("tls_key_invalid", format!("config key `server.tls_key`: {e}")))?
+        .ok_or_else(|| {
+            Error::invalid(
+                "tls_key_invalid",
+                format!("config key `server.tls_key`: no PEM private key in {}", path.display()),
+            )
+        })
+}
+
+enum Io {
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Plain(TcpStream),
+}
+
+/// One accepted connection; holds a slot of the connection limit until
+/// dropped.
+pub struct Conn {
+    io: Io,
+    peer: SocketAddr,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connected for Conn {
+    type ConnectInfo = PeerAddr;
+    fn connect_info(&self) -> PeerAddr {
+        PeerAddr(self.peer)
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Accepts connections until `stop` turns true, handing finished handshakes
+/// to the returned channel. `tls = None` serves plaintext (loopback only, as
+/// the config enforces).
+pub fn accept_loop(
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    mut stop: watch::Receiver<bool>,
+) -> mpsc::Receiver<io::Result<Conn>> {
+    let (tx, rx) = mpsc::channel(64);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let acceptor = tls.map(TlsAcceptor::from);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.changed() => break,
+                a = listener.accept() => a,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "connection limit reached; closing new connection");
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let tx = tx.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let io = match acceptor {
+                    None => Io::Plain(tcp),
+                    Some(acc) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await {
+                        Ok(Ok(s)) => Io::Tls(Box::new(s)),
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    },
+                };
+                let _ = tx.send(Ok(Conn { io, peer, _slot: slot })).await;
+            });
+        }
+    });
+    rx
+}

@@ -1,0 +1,34 @@
+//! Command-line definitions, shared by the binaries and man-page generation.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// `mciassrv`: the MCIAS identity server.
+#[derive(Debug, Parser)]
+#[command(name = "mciassrv", version, about = "MCIAS identity and access server")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServerCli {
+    /// Path of the TOML configuration file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Run mode.
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// `mciassrv` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Zero-setup development server: creates DIR with a config, a master
+    /// keyfile, a development CA, a database and an `admin` account.
+    Dev {
+        /// The data directory (created when missing, reused otherwise).
+        #[arg(long, value_name = "DIR", default_value = crate::dev::DEFAULT_DIR)]
+        data_dir: PathBuf,
+        /// Listen address (default 127.0.0.1:8443, or the one in DIR's config).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+}

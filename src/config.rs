@@ -1,0 +1,605 @@
+//! The TOML configuration (`mciassrv --config PATH`), its defaults and its
+//! validation. Every problem is reported with the key that causes it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+
+/// OWASP's minimum Argon2id memory cost (with t = 2).
+pub const ARGON2_MIN_MEMORY_KIB: u32 = 19_456;
+/// OWASP's minimum Argon2id time cost at the minimum memory.
+pub const ARGON2_MIN_TIME: u32 = 2;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[database]`
+    pub database: DatabaseConfig,
+    /// `[master_key]`
+    pub master_key: MasterKeyConfig,
+    /// `[tokens]`
+    pub tokens: TokensConfig,
+    /// `[argon2]`
+    #[serde(default)]
+    pub argon2: Argon2Config,
+    /// `[rate_limit]`
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// `[log]`
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[server]`: the listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on, e.g. `0.0.0.0:8443`.
+    pub listen_addr: SocketAddr,
+    /// PEM certificate chain; required unless `insecure_plaintext`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key; required unless `insecure_plaintext`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Lowest TLS version accepted: `"1.2"` (default) or `"1.3"`.
+    #[serde(default)]
+    pub tls_min_version: TlsVersion,
+    /// Serve without TLS; only allowed on a loopback `listen_addr`.
+    #[serde(default)]
+    pub insecure_plaintext: bool,
+    /// Largest accepted request message in bytes (default 65536).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection (default 64).
+    #[serde(default = "default_max_concurrent_streams")]
+    pub max_concurrent_streams: u32,
+    /// How long shutdown waits for in-flight calls (default 10s).
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: Duration,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Path of the SQLite database file.
+    pub path: PathBuf,
+}
+
+/// `[master_key]`: exactly one of the two sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterKeyConfig {
+    /// Name of an environment variable holding a passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_env: Option<String>,
+    /// Path of a file holding 32 random bytes (raw, hex or base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyfile: Option<PathBuf>,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// The `iss` claim, usually the server's public URL.
+    pub issuer: String,
+    /// The `aud` claim (default `mcias`).
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Lifetime of access tokens from Login and RenewToken (default 1h).
+    #[serde(default = "default_access_ttl")]
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens (default 30d).
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_ttl: Duration,
+    /// Lifetime of service tokens for system accounts (default 90d).
+    #[serde(default = "default_service_token_ttl")]
+    pub service_token_ttl: Duration,
+}
+
+/// `[argon2]`: password hashing cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory cost in KiB (default 65536, at least 19456).
+    #[serde(default = "default_memory_kib")]
+    pub memory_kib: u32,
+    /// Iterations (default 3, at least 2).
+    #[serde(default = "default_time")]
+    pub time: u32,
+    /// Lanes (default 4).
+    #[serde(default = "default_parallelism")]
+    pub parallelism: u32,
+}
+
+/// `[rate_limit]`: per client IP, across every surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second (default 20).
+    #[serde(default = "default_rps")]
+    pub requests_per_second: u32,
+    /// Burst above the sustained rate (default 100).
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `mcias=debug` (default `info`).
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `text` (default) or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The lowest TLS version accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// A duration written as `90s`, `15m`, `1h`, `30d` or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    /// Whole seconds.
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+    /// Whole seconds as i64 (saturating).
+    pub fn secs_i64(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+    /// As a std duration.
+    pub fn std(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0)
+    }
+
+    /// Parses `90s`, `15m`, `1h`, `30d` or plain seconds.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let (num, mult) = match s.char_indices().last() {
+            Some((i, 's')) => (&s[..i], 1),
+            Some((i, 'm')) => (&s[..i], 60),
+            Some((i, 'h')) => (&s[..i], 3600),
+            Some((i, 'd')) => (&s[..i], 86_400),
+            _ => (s, 1),
+        };
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}: use e.g. 90s, 15m, 1h or 30d"))?;
+        n.checked_mul(mult)
+            .map(Duration)
+            .ok_or_else(|| format!("duration {s:?} is too large"))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s != 0 && s % 86_400 == 0 {
+            write!(f, "{}d", s / 86_400)
+        } else if s != 0 && s % 3600 == 0 {
+            write!(f, "{}h", s / 3600)
+        } else if s != 0 && s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(n) => Ok(Duration(n)),
+            Raw::Text(t) => Duration::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+fn default_max_message_bytes() -> usize {
+    64 * 1024
+}
+fn default_max_concurrent_streams() -> u32 {
+    64
+}
+fn default_shutdown_grace() -> Duration {
+    Duration(10)
+}
+fn default_audience() -> String {
+    "mcias".to_owned()
+}
+fn default_access_ttl() -> Duration {
+    Duration(3600)
+}
+fn default_refresh_ttl() -> Duration {
+    Duration(30 * 86_400)
+}
+fn default_service_token_ttl() -> Duration {
+    Duration(90 * 86_400)
+}
+fn default_memory_kib() -> u32 {
+    65_536
+}
+fn default_time() -> u32 {
+    3
+}
+fn default_parallelism() -> u32 {
+    4
+}
+fn default_rps() -> u32 {
+    20
+}
+fn default_burst() -> u32 {
+    100
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self {
+            memory_kib: default_memory_kib(),
+            time: default_time(),
+            parallelism: default_parallelism(),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: default_rps(),
+            burst: default_burst(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: default_log_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+fn bad(key: &str, message: impl fmt::Display) -> Error {
+    Error::invalid("invalid_config", format!("config key `{key}`: {message}"))
+}
+
+impl Config {
+    /// Reads, parses and validates a config file. Relative paths in it are
+    /// resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid(
+                "config_unreadable",
+                format!("cannot read config file {}: {e}", path.display()),
+            )
+        })?;
+        let mut config = Self::parse(&text).map_err(|e| {
+            Error::invalid(e.code, format!("{}: {}", path.display(), e.message))
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| Error::invalid("invalid_config", e.to_string().trim().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Serializes to TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::internal(format!("config to TOML: {e}")))
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.database.path);
+        if let Some(p) = self.server.tls_cert.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.server.tls_key.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.master_key.keyfile.as_mut() {
+            fix(p);
+        }
+    }
+
+    /// Checks every rule that the types alone do not express.
+    pub fn validate(&self) -> Result<()> {
+        let s = &self.server;
+        if s.insecure_plaintext {
+            if !s.listen_addr.ip().is_loopback() {
+                return Err(bad(
+                    "server.insecure_plaintext",
+                    format!(
+                        "plaintext is only allowed on a loopback listen_addr, not {}",
+                        s.listen_addr
+                    ),
+                ));
+            }
+        } else {
+            if s.tls_cert.is_none() {
+                return Err(bad(
+                    "server.tls_cert",
+                    "missing (required unless insecure_plaintext = true on loopback)",
+                ));
+            }
+            if s.tls_key.is_none() {
+                return Err(bad(
+                    "server.tls_key",
+                    "missing (required unless insecure_plaintext = true on loopback)",
+                ));
+            }
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&s.max_message_bytes) {
+            return Err(bad(
+                "server.max_message_bytes",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        if !(1..=1024).contains(&s.max_concurrent_streams) {
+            return Err(bad(
+                "server.max_concurrent_streams",
+                "must be between 1 and 1024",
+            ));
+        }
+        if s.shutdown_grace.secs() > 300 {
+            return Err(bad("server.shutdown_grace", "must be at most 300s"));
+        }
+        if self.database.path.as_os_str().is_empty() {
+            return Err(bad("database.path", "must not be empty"));
+        }
+        match (&self.master_key.passphrase_env, &self.master_key.keyfile) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "master_key",
+                    "set exactly one of passphrase_env and keyfile, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    "master_key",
+                    "missing: set exactly one of passphrase_env and keyfile",
+                ));
+            }
+            (Some(v), None) if v.trim().is_empty() => {
+                return Err(bad("master_key.passphrase_env", "must not be empty"));
+            }
+            _ => {}
+        }
+        let t = &self.tokens;
+        if t.issuer.trim().is_empty() {
+            return Err(bad("tokens.issuer", "must not be empty"));
+        }
+        if t.audience.trim().is_empty() {
+            return Err(bad("tokens.audience", "must not be empty"));
+        }
+        if !(60..=86_400).contains(&t.access_ttl.secs()) {
+            return Err(bad("tokens.access_ttl", "must be between 1m and 24h"));
+        }
+        if t.refresh_ttl < t.access_ttl || t.refresh_ttl.secs() > 365 * 86_400 {
+            return Err(bad(
+                "tokens.refresh_ttl",
+                "must be at least access_ttl and at most 365d",
+            ));
+        }
+        if !(60..=365 * 86_400).contains(&t.service_token_ttl.secs()) {
+            return Err(bad(
+                "tokens.service_token_ttl",
+                "must be between 1m and 365d",
+            ));
+        }
+        let a = &self.argon2;
+        if a.memory_kib < ARGON2_MIN_MEMORY_KIB {
+            return Err(bad(
+                "argon2.memory_kib",
+                format!(
+                    "{} is below the OWASP minimum of {ARGON2_MIN_MEMORY_KIB} KiB",
+                    a.memory_kib
+                ),
+            ));
+        }
+        if a.memory_kib > 4 * 1024 * 1024 {
+            return Err(bad("argon2.memory_kib", "must be at most 4194304 (4 GiB)"));
+        }
+        if a.time < ARGON2_MIN_TIME {
+            return Err(bad(
+                "argon2.time",
+                format!(
+                    "{} is below the OWASP minimum of {ARGON2_MIN_TIME} iterations",
+                    a.time
+                ),
+            ));
+        }
+        if a.time > 100 {
+            return Err(bad("argon2.time", "must be at most 100"));
+        }
+        if !(1..=64).contains(&a.parallelism) {
+            return Err(bad("argon2.parallelism", "must be between 1 and 64"));
+        }
+        if self.rate_limit.requests_per_second == 0 {
+            return Err(bad("rate_limit.requests_per_second", "must be at least 1"));
+        }
+        if self.rate_limit.burst == 0 {
+            return Err(bad("rate_limit.burst", "must be at least 1"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(bad(
+                "log.level",
+                format!("{:?} is not a valid filter (e.g. info, debug)", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+[server]
+listen_addr = "127.0.0.1:8443"
+tls_cert = "tls/server.pem"
+tls_key = "tls/server-key.pem"
+
+[database]
+path = "mcias.db"
+
+[master_key]
+keyfile = "master.key"
+
+[tokens]
+issuer = "https://localhost:8443"
+access_ttl = "15m"
+"#;
+
+    fn err(text: &str) -> String {
+        match Config::parse(text) {
+            Ok(c) => format!("unexpectedly valid: {c:?}"),
+            Err(e) => e.message,
+        }
+    }
+
+    #[test]
+    fn valid_config_round_trips() -> Result<()> {
+        let c = Config::parse(VALID)?;
+        assert_eq!(c.tokens.access_ttl, Duration(900));
+        assert_eq!(c.argon2, Argon2Config::default());
+        assert_eq!(c.tokens.audience, "mcias");
+        let again = Config::parse(&c.to_toml()?)?;
+        assert_eq!(c, again);
+        Ok(())
+    }
+
+    #[test]
+    fn missing_required_key_is_named() {
+        let text = VALID.replace("path = \"mcias.db\"", "");
+        let e = err(&text);
+        assert!(e.contains("missing field `path`"), "{e}");
+        let e = err(&VALID.replace("issuer = \"https://localhost:8443\"", ""));
+        assert!(e.contains("issuer"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = err(&VALID.replace("[database]", "[database]\npaht = \"x\""));
+        assert!(e.contains("paht"), "{e}");
+    }
+
+    #[test]
+    fn unsafe_argon2_is_rejected_with_key() {
+        let e = err(&format!("{VALID}\n[argon2]\nmemory_kib = 8192\n"));
+        assert!(e.contains("argon2.memory_kib") && e.contains("19456"), "{e}");
+        let e = err(&format!("{VALID}\n[argon2]\ntime = 1\n"));
+        assert!(e.contains("argon2.time"), "{e}");
+        let ok = Config::parse(&format!(
+            "{VALID}\n[argon2]\nmemory_kib = 19456\ntime = 2\nparallelism = 1\n"
+        ));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn master_key_needs_exactly_one_source() {
+        let e = err(&VALID.replace(
+            "keyfile = \"master.key\"",
+            "keyfile = \"k\"\npassphrase_env = \"P\"",
+        ));
+        assert!(e.contains("master_key"), "{e}");
+        let e = err(&VALID.replace("keyfile = \"master.key\"", ""));
+        assert!(e.contains("master_key"), "{e}");
+    }
+
+    #[test]
+    fn plaintext_only_on_loopback() {
+        let text = VALID
+            .replace("127.0.0.1:8443", "0.0.0.0:8443")
+            .replace("[database]", "[database]")
+            .replace("tls_key = \"tls/server-key.pem\"", "tls_key = \"k\"\ninsecure_plaintext = true");
+        let e = err(&text);
+        assert!(e.contains("server.insecure_plaintext"), "{e}");
+    }
+
+    #[test]
+    fn tls_files_required_without_plaintext() {
+        let e = err(&VALID.replace("tls_cert = \"tls/server.pem\"", ""));
+        assert!(e.contains("server.tls_cert"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_is_named() {
+        let e = err(&VALID.replace("\"15m\"", "\"15 minutes\""));
+        assert!(e.contains("access_ttl") || e.contains("15 minutes"), "{e}");
+        let e = err(&VALID.replace("\"15m\"", "\"10s\""));
+        assert!(e.contains("tokens.access_ttl"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_config_dir() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::internal(e.to_string()))?;
+        let p = dir.path().join("mcias.toml");
+        std::fs::write(&p, VALID).map_err(|e| Error::internal(e.to_string()))?;
+        let c = Config::load(&p)?;
+        assert_eq!(c.database.path, dir.path().join("mcias.db"));
+        assert_eq!(c.master_key.keyfile, Some(dir.path().join("master.key")));
+        Ok(())
+    }
+}
