@@ -1,0 +1,237 @@
+//! The integration-test harness: a real server on 127.0.0.1:0 over TLS in a
+//! temporary directory, with an injected clock, and tonic clients.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mcias::api::pb::{
+    self, account_service_client::AccountServiceClient, admin_service_client::AdminServiceClient,
+    auth_service_client::AuthServiceClient, token_service_client::TokenServiceClient,
+};
+use mcias::api::server::{self, RunningServer};
+use mcias::clock::{Clock, ManualClock, OsRandom, SystemClock};
+use mcias::config::Config;
+use mcias::crypto::password::PoolSize;
+use mcias::idm::{Idm, KeySource};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+use tonic::{Code, Request};
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub clock: Arc<ManualClock>,
+    pub ca_pem: String,
+    pub admin_password: String,
+    pub running: Option<RunningServer>,
+}
+
+pub struct Options {
+    pub rps: u32,
+    pub burst: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { rps: 10_000, burst: 10_000 }
+    }
+}
+
+pub fn keyfile_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("master.key")
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = mcias::dev::generate_tls().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
+        std::fs::write(dir.path().join("server.pem"), &cert).unwrap();
+        mcias::dev::write_private(&dir.path().join("server-key.pem"), key.as_bytes()).unwrap();
+        mcias::crypto::master::create_keyfile(&keyfile_path(dir.path()), &OsRandom).unwrap();
+        let text = format!(
+            r#"
+[server]
+listen_addr = "127.0.0.1:0"
+tls_cert = "server.pem"
+tls_key = "server-key.pem"
+shutdown_grace = "5s"
+
+[database]
+path = "mcias.db"
+
+[master_key]
+keyfile = "master.key"
+
+[tokens]
+issuer = "https://mcias.test"
+access_ttl = "1h"
+service_token_ttl = "30d"
+
+[argon2]
+memory_kib = 19456
+time = 2
+parallelism = 1
+
+[rate_limit]
+requests_per_second = {}
+burst = {}
+"#,
+            opts.rps, opts.burst
+        );
+        let path = dir.path().join("mcias.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(&path).unwrap();
+        let clock = ManualClock::new(SystemClock.now());
+        let mut s = Self {
+            dir,
+            config,
+            clock,
+            ca_pem: ca,
+            admin_password: String::new(),
+            running: None,
+        };
+        s.boot().await;
+        s
+    }
+
+    async fn boot(&mut self) {
+        let idm = Arc::new(
+            Idm::open(
+                &self.config,
+                KeySource::from_config(&self.config).unwrap(),
+                self.clock.clone(),
+                Arc::new(OsRandom),
+                PoolSize { workers: 2, queue: 16 },
+            )
+            .await
+            .unwrap(),
+        );
+        if let Some(pw) = idm.ensure_admin("admin").await.unwrap() {
+            self.admin_password = pw.to_string();
+        }
+        self.running = Some(server::start(&self.config, idm).await.unwrap());
+    }
+
+    /// Stops the server cleanly.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+    }
+
+    /// Stops and starts again on the same directory (new port).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.config.database.path.clone()
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running.as_ref().unwrap().local_addr()
+    }
+
+    pub async fn channel(&self) -> Channel {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.ca_pem))
+            .domain_name("localhost");
+        Channel::from_shared(format!("https://localhost:{}", self.addr().port()))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel().await)
+    }
+    pub async fn tokens(&self) -> TokenServiceClient<Channel> {
+        TokenServiceClient::new(self.channel().await)
+    }
+    pub async fn accounts(&self) -> AccountServiceClient<Channel> {
+        AccountServiceClient::new(self.channel().await)
+    }
+    pub async fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel().await)
+    }
+
+    pub async fn try_login(&self, user: &str, pw: &str, totp: &str) -> Result<String, tonic::Status> {
+        self.auth()
+            .await
+            .login(pb::LoginRequest {
+                username: user.into(),
+                password: pw.into(),
+                totp_code: totp.into(),
+            })
+            .await
+            .map(|r| r.into_inner().token)
+    }
+
+    pub async fn login(&self, user: &str, pw: &str) -> String {
+        self.try_login(user, pw, "").await.unwrap()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login("admin", &self.admin_password.clone()).await
+    }
+
+    pub async fn valid(&self, token: &str) -> bool {
+        self.tokens()
+            .await
+            .validate_token(pb::ValidateTokenRequest { token: token.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .valid
+    }
+
+    /// Creates an account as admin and returns its id.
+    pub async fn create(&self, admin: &str, username: &str, ty: pb::AccountType, pw: &str) -> String {
+        self.accounts()
+            .await
+            .create_account(authed(
+                pb::CreateAccountRequest {
+                    username: username.into(),
+                    account_type: ty as i32,
+                    password: pw.into(),
+                },
+                admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .account
+            .unwrap()
+            .id
+    }
+}
+
+/// A request with `authorization: Bearer <token>`.
+pub fn authed<T>(msg: T, token: &str) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+/// Asserts that a call failed with `code`.
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(res: Result<T, tonic::Status>, code: Code) -> tonic::Status {
+    match res {
+        Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
+        Err(s) => {
+            assert_eq!(s.code(), code, "unexpected status: {s:?}");
+            s
+        }
+    }
+}
