@@ -208,11 +208,11 @@ impl Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        if s != 0 && s % 86_400 == 0 {
+        if s != 0 && s.is_multiple_of(86_400) {
             write!(f, "{}d", s / 86_400)
-        } else if s != 0 && s % 3600 == 0 {
+        } else if s != 0 && s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s != 0 && s % 60 == 0 {
+        } else if s != 0 && s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")
@@ -323,9 +323,8 @@ impl Config {
                 format!("cannot read config file {}: {e}", path.display()),
             )
         })?;
-        let mut config = Self::parse(&text).map_err(|e| {
-            Error::invalid(e.code, format!("{}: {}", path.display(), e.message))
-        })?;
+        let mut config = Self::parse(&text)
+            .map_err(|e| Error::invalid(e.code, format!("{}: {}", path.display(), e.message)))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.resolve_paths(base);
         Ok(config)
@@ -484,7 +483,10 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(bad(
                 "log.level",
-                format!("{:?} is not a valid filter (e.g. info, debug)", self.log.level),
+                format!(
+                    "{:?} is not a valid filter (e.g. info, debug)",
+                    self.log.level
+                ),
             ));
         }
         Ok(())
@@ -548,7 +550,10 @@ access_ttl = "15m"
     #[test]
     fn unsafe_argon2_is_rejected_with_key() {
         let e = err(&format!("{VALID}\n[argon2]\nmemory_kib = 8192\n"));
-        assert!(e.contains("argon2.memory_kib") && e.contains("19456"), "{e}");
+        assert!(
+            e.contains("argon2.memory_kib") && e.contains("19456"),
+            "{e}"
+        );
         let e = err(&format!("{VALID}\n[argon2]\ntime = 1\n"));
         assert!(e.contains("argon2.time"), "{e}");
         let ok = Config::parse(&format!(
@@ -570,10 +575,10 @@ access_ttl = "15m"
 
     #[test]
     fn plaintext_only_on_loopback() {
-        let text = VALID
-            .replace("127.0.0.1:8443", "0.0.0.0:8443")
-            .replace("[database]", "[database]")
-            .replace("tls_key = \"tls/server-key.pem\"", "tls_key = \"k\"\ninsecure_plaintext = true");
+        let text = VALID.replace("127.0.0.1:8443", "0.0.0.0:8443").replace(
+            "tls_key = \"tls/server-key.pem\"",
+            "tls_key = \"k\"\ninsecure_plaintext = true",
+        );
         let e = err(&text);
         assert!(e.contains("server.insecure_plaintext"), "{e}");
     }

@@ -45,7 +45,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| io_err("cannot write", path, e))?;
+    let mut f = opts
+        .open(path)
+        .map_err(|e| io_err("cannot write", path, e))?;
     f.write_all(contents)
         .and_then(|_| f.sync_all())
         .map_err(|e| io_err("cannot write", path, e))
@@ -86,7 +88,9 @@ fn default_config(listen: SocketAddr) -> Config {
 /// Creates a development CA and a server certificate for localhost,
 /// 127.0.0.1 and ::1 signed by it. Returns (ca_pem, server_pem, server_key_pem).
 pub fn generate_tls() -> Result<(String, String, zeroize::Zeroizing<String>)> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
     let e = |e: rcgen::Error| Error::internal(format!("certificate generation: {e}"));
     let ca_key = KeyPair::generate().map_err(e)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
@@ -143,10 +147,12 @@ pub fn prepare(dir: &Path, listen: Option<SocketAddr>, rng: &dyn SecureRandom) -
     }
     let tls = dir.join("tls");
     let ca_pem = tls.join("ca.pem");
-    if !ca_pem.exists() || !tls.join("server.pem").exists() || !tls.join("server-key.pem").exists() {
+    if !ca_pem.exists() || !tls.join("server.pem").exists() || !tls.join("server-key.pem").exists()
+    {
         let (ca, cert, key) = generate_tls()?;
         write_private(&tls.join("server-key.pem"), key.as_bytes())?;
-        std::fs::write(tls.join("server.pem"), cert).map_err(|e| io_err("cannot write", &tls, e))?;
+        std::fs::write(tls.join("server.pem"), cert)
+            .map_err(|e| io_err("cannot write", &tls, e))?;
         std::fs::write(&ca_pem, ca).map_err(|e| io_err("cannot write", &ca_pem, e))?;
     }
     let mut config = Config::load(&config_path)?;

@@ -83,7 +83,11 @@ impl Error {
 
     /// A named thing that does not exist.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorKind::NotFound, "not_found", format!("{what} not found"))
+        Self::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// A precondition that does not hold.

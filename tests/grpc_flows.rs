@@ -22,12 +22,22 @@ async fn login_validate_logout() {
         .await
         .unwrap();
     assert!(!s.valid(&token).await, "a logged-out token must be invalid");
-    let res = s.accounts().await.list_accounts(authed(pb::ListAccountsRequest::default(), &token)).await;
+    let res = s
+        .accounts()
+        .await
+        .list_accounts(authed(pb::ListAccountsRequest::default(), &token))
+        .await;
     assert_code(res, Code::Unauthenticated);
 
     // Wrong password and unknown user get the same answer.
-    let a = assert_code(s.try_login("admin", "wrong password!", "").await, Code::Unauthenticated);
-    let b = assert_code(s.try_login("nobody", "wrong password!", "").await, Code::Unauthenticated);
+    let a = assert_code(
+        s.try_login("admin", "wrong password!", "").await,
+        Code::Unauthenticated,
+    );
+    let b = assert_code(
+        s.try_login("nobody", "wrong password!", "").await,
+        Code::Unauthenticated,
+    );
     assert_eq!(a.message(), b.message());
 }
 
@@ -47,7 +57,11 @@ async fn renew_revokes_the_old_token() {
     assert!(s.valid(&new.token).await);
     assert!(!s.valid(&old).await);
     // Renewing with the old token again fails.
-    let res = s.auth().await.renew_token(authed(pb::RenewTokenRequest {}, &old)).await;
+    let res = s
+        .auth()
+        .await
+        .renew_token(authed(pb::RenewTokenRequest {}, &old))
+        .await;
     assert_code(res, Code::Unauthenticated);
 }
 
@@ -66,14 +80,20 @@ async fn admin_creates_account_sets_roles_user_logs_in() {
         .into_inner()
         .account
         .unwrap();
-    assert_eq!(got.username, "alice", "usernames are normalized to lowercase");
+    assert_eq!(
+        got.username, "alice",
+        "usernames are normalized to lowercase"
+    );
     assert_eq!(got.status, pb::AccountStatus::Active as i32);
 
     let roles = s
         .accounts()
         .await
         .set_roles(authed(
-            pb::SetRolesRequest { account_id: id.clone(), roles: vec!["reader".into(), "db:orders".into()] },
+            pb::SetRolesRequest {
+                account_id: id.clone(),
+                roles: vec!["reader".into(), "db:orders".into()],
+            },
             &admin,
         ))
         .await
@@ -86,14 +106,19 @@ async fn admin_creates_account_sets_roles_user_logs_in() {
     let v = s
         .tokens()
         .await
-        .validate_token(pb::ValidateTokenRequest { token: user.clone() })
+        .validate_token(pb::ValidateTokenRequest {
+            token: user.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(v.valid);
     let claims = v.claims.unwrap();
     assert_eq!(claims.subject, id);
-    assert_eq!(claims.roles, vec!["db:orders".to_string(), "reader".to_string()]);
+    assert_eq!(
+        claims.roles,
+        vec!["db:orders".to_string(), "reader".to_string()]
+    );
     assert_eq!(claims.issuer, "https://mcias.test");
     assert_eq!(claims.token_type, "human");
 
@@ -102,7 +127,11 @@ async fn admin_creates_account_sets_roles_user_logs_in() {
         .accounts()
         .await
         .create_account(authed(
-            pb::CreateAccountRequest { username: "alice".into(), account_type: AccountType::Human as i32, password: PW.into() },
+            pb::CreateAccountRequest {
+                username: "alice".into(),
+                account_type: AccountType::Human as i32,
+                password: PW.into(),
+            },
             &admin,
         ))
         .await;
@@ -110,15 +139,54 @@ async fn admin_creates_account_sets_roles_user_logs_in() {
 
     // Bad input names the problem.
     for (req, needle) in [
-        (pb::CreateAccountRequest { username: "a b".into(), account_type: 1, password: PW.into() }, "username"),
-        (pb::CreateAccountRequest { username: "bob".into(), account_type: 0, password: PW.into() }, "account_type"),
-        (pb::CreateAccountRequest { username: "bob".into(), account_type: 1, password: "short".into() }, "12 characters"),
-        (pb::CreateAccountRequest { username: "svc".into(), account_type: 2, password: PW.into() }, "system accounts"),
+        (
+            pb::CreateAccountRequest {
+                username: "a b".into(),
+                account_type: 1,
+                password: PW.into(),
+            },
+            "username",
+        ),
+        (
+            pb::CreateAccountRequest {
+                username: "bob".into(),
+                account_type: 0,
+                password: PW.into(),
+            },
+            "account_type",
+        ),
+        (
+            pb::CreateAccountRequest {
+                username: "bob".into(),
+                account_type: 1,
+                password: "short".into(),
+            },
+            "12 characters",
+        ),
+        (
+            pb::CreateAccountRequest {
+                username: "svc".into(),
+                account_type: 2,
+                password: PW.into(),
+            },
+            "system accounts",
+        ),
     ] {
-        let st = assert_code(s.accounts().await.create_account(authed(req, &admin)).await, Code::InvalidArgument);
-        assert!(st.message().contains(needle), "{:?} should mention {needle}", st.message());
+        let st = assert_code(
+            s.accounts().await.create_account(authed(req, &admin)).await,
+            Code::InvalidArgument,
+        );
+        assert!(
+            st.message().contains(needle),
+            "{:?} should mention {needle}",
+            st.message()
+        );
     }
-    let res = s.accounts().await.get_account(authed(pb::GetAccountRequest { id: "nope".into() }, &admin)).await;
+    let res = s
+        .accounts()
+        .await
+        .get_account(authed(pb::GetAccountRequest { id: "nope".into() }, &admin))
+        .await;
     assert_code(res, Code::NotFound);
 }
 
@@ -129,17 +197,43 @@ async fn non_admin_is_denied_and_anonymous_is_unauthenticated() {
     s.create(&admin, "bob", AccountType::Human, PW).await;
     let bob = s.login("bob", PW).await;
 
-    let res = s.accounts().await.list_accounts(authed(pb::ListAccountsRequest::default(), &bob)).await;
+    let res = s
+        .accounts()
+        .await
+        .list_accounts(authed(pb::ListAccountsRequest::default(), &bob))
+        .await;
     assert_code(res, Code::PermissionDenied);
-    let res = s.accounts().await.list_accounts(Request::new(pb::ListAccountsRequest::default())).await;
+    let res = s
+        .accounts()
+        .await
+        .list_accounts(Request::new(pb::ListAccountsRequest::default()))
+        .await;
     assert_code(res, Code::Unauthenticated);
-    let res = s.accounts().await.list_accounts(authed(pb::ListAccountsRequest::default(), "not.a.jwt")).await;
+    let res = s
+        .accounts()
+        .await
+        .list_accounts(authed(pb::ListAccountsRequest::default(), "not.a.jwt"))
+        .await;
     assert_code(res, Code::Unauthenticated);
-    let res = s.auth().await.logout(Request::new(pb::LogoutRequest {})).await;
+    let res = s
+        .auth()
+        .await
+        .logout(Request::new(pb::LogoutRequest {}))
+        .await;
     assert_code(res, Code::Unauthenticated);
     // Public methods work without a token.
-    s.tokens().await.list_public_keys(pb::ListPublicKeysRequest {}).await.unwrap();
-    let h = s.admin().await.health(pb::HealthRequest {}).await.unwrap().into_inner();
+    s.tokens()
+        .await
+        .list_public_keys(pb::ListPublicKeysRequest {})
+        .await
+        .unwrap();
+    let h = s
+        .admin()
+        .await
+        .health(pb::HealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(h.status, "SERVING");
 }
 
@@ -159,11 +253,21 @@ async fn totp_enroll_confirm_login_and_replay() {
         .into_inner();
     assert!(e.otpauth_uri.starts_with("otpauth://totp/"));
     assert!(e.otpauth_uri.contains(&e.secret));
-    let secret = data_encoding::BASE32_NOPAD.decode(e.secret.as_bytes()).unwrap();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(e.secret.as_bytes())
+        .unwrap();
 
     // A wrong code does not confirm.
-    let bad = if mcias::crypto::totp::code_at(&secret, s.clock.now()) == "000000" { "111111" } else { "000000" };
-    let res = s.auth().await.confirm_totp(authed(pb::ConfirmTotpRequest { code: bad.into() }, &carol)).await;
+    let bad = if mcias::crypto::totp::code_at(&secret, s.clock.now()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let res = s
+        .auth()
+        .await
+        .confirm_totp(authed(pb::ConfirmTotpRequest { code: bad.into() }, &carol))
+        .await;
     assert_code(res, Code::InvalidArgument);
     let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
     s.auth()
@@ -184,7 +288,11 @@ async fn totp_enroll_confirm_login_and_replay() {
     assert!(acct.totp_enabled);
 
     // Enrolling again is refused while enabled.
-    let res = s.auth().await.enroll_totp(authed(pb::EnrollTotpRequest {}, &carol)).await;
+    let res = s
+        .auth()
+        .await
+        .enroll_totp(authed(pb::EnrollTotpRequest {}, &carol))
+        .await;
     assert_code(res, Code::FailedPrecondition);
 
     s.clock.advance(30);
@@ -208,18 +316,27 @@ async fn totp_enroll_confirm_login_and_replay() {
 async fn service_token_issue_validate_revoke() {
     let s = TestServer::start().await;
     let admin = s.admin_token().await;
-    let svc = s.create(&admin, "billing-svc", AccountType::System, "").await;
+    let svc = s
+        .create(&admin, "billing-svc", AccountType::System, "")
+        .await;
     let issued = s
         .tokens()
         .await
-        .issue_service_token(authed(pb::IssueServiceTokenRequest { account_id: svc.clone() }, &admin))
+        .issue_service_token(authed(
+            pb::IssueServiceTokenRequest {
+                account_id: svc.clone(),
+            },
+            &admin,
+        ))
         .await
         .unwrap()
         .into_inner();
     let v = s
         .tokens()
         .await
-        .validate_token(pb::ValidateTokenRequest { token: issued.token.clone() })
+        .validate_token(pb::ValidateTokenRequest {
+            token: issued.token.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -231,14 +348,26 @@ async fn service_token_issue_validate_revoke() {
 
     s.tokens()
         .await
-        .revoke_token(authed(pb::RevokeTokenRequest { jti: claims.jti.clone(), reason: "rotated".into() }, &admin))
+        .revoke_token(authed(
+            pb::RevokeTokenRequest {
+                jti: claims.jti.clone(),
+                reason: "rotated".into(),
+            },
+            &admin,
+        ))
         .await
         .unwrap();
     assert!(!s.valid(&issued.token).await);
     let res = s
         .tokens()
         .await
-        .revoke_token(authed(pb::RevokeTokenRequest { jti: "no-such-jti".into(), reason: String::new() }, &admin))
+        .revoke_token(authed(
+            pb::RevokeTokenRequest {
+                jti: "no-such-jti".into(),
+                reason: String::new(),
+            },
+            &admin,
+        ))
         .await;
     assert_code(res, Code::NotFound);
 
@@ -247,10 +376,16 @@ async fn service_token_issue_validate_revoke() {
     let res = s
         .tokens()
         .await
-        .issue_service_token(authed(pb::IssueServiceTokenRequest { account_id: human }, &admin))
+        .issue_service_token(authed(
+            pb::IssueServiceTokenRequest { account_id: human },
+            &admin,
+        ))
         .await;
     assert_code(res, Code::FailedPrecondition);
-    assert_code(s.try_login("billing-svc", "", "").await, Code::Unauthenticated);
+    assert_code(
+        s.try_login("billing-svc", "", "").await,
+        Code::Unauthenticated,
+    );
 }
 
 #[tokio::test]
@@ -264,7 +399,9 @@ async fn suspend_and_delete_revoke_everything() {
     let upd = |status: pb::AccountStatus| pb::UpdateAccountRequest {
         id: id.clone(),
         status: status as i32,
-        update_mask: Some(prost_types::FieldMask { paths: vec!["status".into()] }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["status".into()],
+        }),
     };
     let a = s
         .accounts()
@@ -279,20 +416,37 @@ async fn suspend_and_delete_revoke_everything() {
     assert!(!s.valid(&t1).await && !s.valid(&t2).await);
     assert_code(s.try_login("erin", PW, "").await, Code::Unauthenticated);
 
-    s.accounts().await.update_account(authed(upd(pb::AccountStatus::Active), &admin)).await.unwrap();
+    s.accounts()
+        .await
+        .update_account(authed(upd(pb::AccountStatus::Active), &admin))
+        .await
+        .unwrap();
     let t3 = s.login("erin", PW).await;
     assert!(s.valid(&t3).await);
 
-    s.accounts().await.delete_account(authed(pb::DeleteAccountRequest { id: id.clone() }, &admin)).await.unwrap();
+    s.accounts()
+        .await
+        .delete_account(authed(pb::DeleteAccountRequest { id: id.clone() }, &admin))
+        .await
+        .unwrap();
     assert!(!s.valid(&t3).await);
     assert_code(s.try_login("erin", PW, "").await, Code::Unauthenticated);
-    let res = s.accounts().await.update_account(authed(upd(pb::AccountStatus::Active), &admin)).await;
+    let res = s
+        .accounts()
+        .await
+        .update_account(authed(upd(pb::AccountStatus::Active), &admin))
+        .await;
     assert_code(res, Code::FailedPrecondition);
 
     // Bad masks and statuses are named.
     let mut bad = upd(pb::AccountStatus::Active);
-    bad.update_mask = Some(prost_types::FieldMask { paths: vec!["username".into()] });
-    let st = assert_code(s.accounts().await.update_account(authed(bad, &admin)).await, Code::InvalidArgument);
+    bad.update_mask = Some(prost_types::FieldMask {
+        paths: vec!["username".into()],
+    });
+    let st = assert_code(
+        s.accounts().await.update_account(authed(bad, &admin)).await,
+        Code::InvalidArgument,
+    );
     assert!(st.message().contains("username"));
 }
 
@@ -303,7 +457,9 @@ async fn last_admin_cannot_be_removed() {
     let me = s
         .tokens()
         .await
-        .validate_token(pb::ValidateTokenRequest { token: admin.clone() })
+        .validate_token(pb::ValidateTokenRequest {
+            token: admin.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -313,10 +469,20 @@ async fn last_admin_cannot_be_removed() {
     let res = s
         .accounts()
         .await
-        .set_roles(authed(pb::SetRolesRequest { account_id: me.clone(), roles: vec![] }, &admin))
+        .set_roles(authed(
+            pb::SetRolesRequest {
+                account_id: me.clone(),
+                roles: vec![],
+            },
+            &admin,
+        ))
         .await;
     assert_code(res, Code::FailedPrecondition);
-    let res = s.accounts().await.delete_account(authed(pb::DeleteAccountRequest { id: me }, &admin)).await;
+    let res = s
+        .accounts()
+        .await
+        .delete_account(authed(pb::DeleteAccountRequest { id: me }, &admin))
+        .await;
     assert_code(res, Code::FailedPrecondition);
 }
 
@@ -332,7 +498,12 @@ async fn pg_creds_for_owner_and_admin_only() {
     let res = s
         .accounts()
         .await
-        .get_pg_creds(authed(pb::GetPgCredsRequest { account_id: frank.clone() }, &frank_t))
+        .get_pg_creds(authed(
+            pb::GetPgCredsRequest {
+                account_id: frank.clone(),
+            },
+            &frank_t,
+        ))
         .await;
     assert_code(res, Code::NotFound);
 
@@ -354,24 +525,44 @@ async fn pg_creds_for_owner_and_admin_only() {
     let c = s
         .accounts()
         .await
-        .get_pg_creds(authed(pb::GetPgCredsRequest { account_id: frank.clone() }, &frank_t))
+        .get_pg_creds(authed(
+            pb::GetPgCredsRequest {
+                account_id: frank.clone(),
+            },
+            &frank_t,
+        ))
         .await
         .unwrap()
         .into_inner()
         .creds
         .unwrap();
-    assert_eq!((c.host.as_str(), c.port, c.password.as_str()), ("db.internal", 5432, "pg-secret-value-42"));
+    assert_eq!(
+        (c.host.as_str(), c.port, c.password.as_str()),
+        ("db.internal", 5432, "pg-secret-value-42")
+    );
     let res = s
         .accounts()
         .await
-        .get_pg_creds(authed(pb::GetPgCredsRequest { account_id: frank.clone() }, &grace_t))
+        .get_pg_creds(authed(
+            pb::GetPgCredsRequest {
+                account_id: frank.clone(),
+            },
+            &grace_t,
+        ))
         .await;
     assert_code(res, Code::PermissionDenied);
     let res = s
         .accounts()
         .await
         .set_pg_creds(authed(
-            pb::SetPgCredsRequest { account_id: frank, host: "h".into(), port: 0, database: "d".into(), username: "u".into(), password: "p".into() },
+            pb::SetPgCredsRequest {
+                account_id: frank,
+                host: "h".into(),
+                port: 0,
+                database: "d".into(),
+                username: "u".into(),
+                password: "p".into(),
+            },
             &admin,
         ))
         .await;
@@ -385,12 +576,27 @@ async fn change_password() {
     let admin = s.admin_token().await;
     s.create(&admin, "heidi", AccountType::Human, PW).await;
     let t = s.login("heidi", PW).await;
-    let req = |cur: &str, new: &str| pb::ChangePasswordRequest { current_password: cur.into(), new_password: new.into() };
-    let res = s.auth().await.change_password(authed(req("not my password", "another long password"), &t)).await;
+    let req = |cur: &str, new: &str| pb::ChangePasswordRequest {
+        current_password: cur.into(),
+        new_password: new.into(),
+    };
+    let res = s
+        .auth()
+        .await
+        .change_password(authed(req("not my password", "another long password"), &t))
+        .await;
     assert_code(res, Code::PermissionDenied);
-    let res = s.auth().await.change_password(authed(req(PW, "short"), &t)).await;
+    let res = s
+        .auth()
+        .await
+        .change_password(authed(req(PW, "short"), &t))
+        .await;
     assert_code(res, Code::InvalidArgument);
-    s.auth().await.change_password(authed(req(PW, "another long password"), &t)).await.unwrap();
+    s.auth()
+        .await
+        .change_password(authed(req(PW, "another long password"), &t))
+        .await
+        .unwrap();
     assert_code(s.try_login("heidi", PW, "").await, Code::Unauthenticated);
     s.login("heidi", "another long password").await;
 }
@@ -401,7 +607,10 @@ async fn failed_logins_back_off() {
     let admin = s.admin_token().await;
     s.create(&admin, "ivan", AccountType::Human, PW).await;
     for _ in 0..5 {
-        assert_code(s.try_login("ivan", "wrong password!!", "").await, Code::Unauthenticated);
+        assert_code(
+            s.try_login("ivan", "wrong password!!", "").await,
+            Code::Unauthenticated,
+        );
     }
     // Locked: even the right password fails, with the same message.
     assert_code(s.try_login("ivan", PW, "").await, Code::Unauthenticated);
@@ -414,7 +623,8 @@ async fn list_accounts_pages() {
     let s = TestServer::start().await;
     let admin = s.admin_token().await;
     for i in 0..5 {
-        s.create(&admin, &format!("user{i}"), AccountType::Human, PW).await;
+        s.create(&admin, &format!("user{i}"), AccountType::Human, PW)
+            .await;
     }
     let mut seen = Vec::new();
     let mut token = String::new();
@@ -423,7 +633,13 @@ async fn list_accounts_pages() {
         let r = s
             .accounts()
             .await
-            .list_accounts(authed(pb::ListAccountsRequest { page_size: 2, page_token: token.clone() }, &admin))
+            .list_accounts(authed(
+                pb::ListAccountsRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                },
+                &admin,
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -440,7 +656,13 @@ async fn list_accounts_pages() {
     let res = s
         .accounts()
         .await
-        .list_accounts(authed(pb::ListAccountsRequest { page_size: 2, page_token: "garbage".into() }, &admin))
+        .list_accounts(authed(
+            pb::ListAccountsRequest {
+                page_size: 2,
+                page_token: "garbage".into(),
+            },
+            &admin,
+        ))
         .await;
     assert_code(res, Code::InvalidArgument);
 }
@@ -450,22 +672,36 @@ async fn audit_log_records_and_filters() {
     let s = TestServer::start().await;
     let admin = s.admin_token().await;
     let id = s.create(&admin, "judy", AccountType::Human, PW).await;
-    assert_code(s.try_login("judy", "wrong password!!", "").await, Code::Unauthenticated);
+    assert_code(
+        s.try_login("judy", "wrong password!!", "").await,
+        Code::Unauthenticated,
+    );
     s.login("judy", PW).await;
 
-    let list = |event_type: &str, account_id: &str, page_token: &str, page_size: i32| pb::ListAuditEventsRequest {
-        account_id: account_id.into(),
-        event_type: event_type.into(),
-        since: None,
-        page_size,
-        page_token: page_token.into(),
+    let list = |event_type: &str, account_id: &str, page_token: &str, page_size: i32| {
+        pb::ListAuditEventsRequest {
+            account_id: account_id.into(),
+            event_type: event_type.into(),
+            since: None,
+            page_size,
+            page_token: page_token.into(),
+        }
     };
-    let all = s.admin().await.list_audit_events(authed(list("", "", "", 0), &admin)).await.unwrap().into_inner();
+    let all = s
+        .admin()
+        .await
+        .list_audit_events(authed(list("", "", "", 0), &admin))
+        .await
+        .unwrap()
+        .into_inner();
     let types: Vec<&str> = all.events.iter().map(|e| e.event_type.as_str()).collect();
     for t in ["account_create", "login_success", "login_failure"] {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
-    assert!(all.events.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert!(
+        all.events.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
 
     let fails = s
         .admin()
@@ -478,7 +714,13 @@ async fn audit_log_records_and_filters() {
     assert_eq!(fails.events[0].outcome, "failure");
     assert!(fails.events[0].peer.starts_with("127.0.0.1:"));
 
-    let p1 = s.admin().await.list_audit_events(authed(list("", "", "", 2), &admin)).await.unwrap().into_inner();
+    let p1 = s
+        .admin()
+        .await
+        .list_audit_events(authed(list("", "", "", 2), &admin))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(p1.events.len(), 2);
     let p2 = s
         .admin()
@@ -492,7 +734,12 @@ async fn audit_log_records_and_filters() {
 
 #[tokio::test]
 async fn rate_limit_answers_resource_exhausted() {
-    let s = TestServer::start_with(common::Options { rps: 1, burst: 3 }).await;
+    let s = TestServer::start_with(common::Options {
+        rps: 1,
+        burst: 3,
+        ..Default::default()
+    })
+    .await;
     let mut client = s.admin().await;
     let mut exhausted = 0;
     for _ in 0..10 {
@@ -511,10 +758,17 @@ async fn restart_keeps_accounts_keys_and_revocations() {
     s.create(&admin, "kim", AccountType::Human, PW).await;
     let keep = s.login("kim", PW).await;
     let revoked = s.login("kim", PW).await;
-    s.auth().await.logout(authed(pb::LogoutRequest {}, &revoked)).await.unwrap();
+    s.auth()
+        .await
+        .logout(authed(pb::LogoutRequest {}, &revoked))
+        .await
+        .unwrap();
 
     s.restart().await;
-    assert!(s.valid(&keep).await, "tokens survive a restart (signing key persisted)");
+    assert!(
+        s.valid(&keep).await,
+        "tokens survive a restart (signing key persisted)"
+    );
     assert!(!s.valid(&revoked).await, "revocations survive a restart");
     s.login("kim", PW).await;
 }
@@ -533,7 +787,10 @@ async fn wrong_master_key_refuses_to_start_and_changes_nothing() {
             let bytes = std::fs::read(p).unwrap_or_default();
             (bytes.len(), format!("{:x}", sha2::Sha256::digest(&bytes)))
         };
-        (digest(dir.join("mcias.db")), digest(dir.join("mcias.db-wal")))
+        (
+            digest(dir.join("mcias.db")),
+            digest(dir.join("mcias.db-wal")),
+        )
     };
     let before = snapshot(&dir);
     assert!(before.0.0 > 0);
@@ -548,7 +805,10 @@ async fn wrong_master_key_refuses_to_start_and_changes_nothing() {
         mcias::idm::KeySource::from_config(&s.config).unwrap(),
         s.clock.clone(),
         std::sync::Arc::new(mcias::clock::OsRandom),
-        mcias::crypto::password::PoolSize { workers: 1, queue: 1 },
+        mcias::crypto::password::PoolSize {
+            workers: 1,
+            queue: 1,
+        },
     )
     .await
     .unwrap_err();
@@ -562,9 +822,16 @@ async fn wrong_master_key_refuses_to_start_and_changes_nothing() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("master key does not open this database"), "{stderr}");
+    assert!(
+        stderr.contains("master key does not open this database"),
+        "{stderr}"
+    );
 
-    assert_eq!(snapshot(&dir), before, "the database files must be byte-identical");
+    assert_eq!(
+        snapshot(&dir),
+        before,
+        "the database files must be byte-identical"
+    );
 }
 
 #[tokio::test]
@@ -573,7 +840,11 @@ async fn oversized_messages_are_refused() {
     let res = s.try_login("admin", &"x".repeat(200 * 1024), "").await;
     let st = res.unwrap_err();
     assert_ne!(st.code(), Code::Ok);
-    assert_ne!(st.code(), Code::Unauthenticated, "must be refused before the login logic: {st:?}");
+    assert_ne!(
+        st.code(),
+        Code::Unauthenticated,
+        "must be refused before the login logic: {st:?}"
+    );
     // The server is still fine.
     s.admin_token().await;
 }
@@ -587,10 +858,19 @@ async fn reflection_and_standard_health() {
     };
     let s = TestServer::start().await;
     let mut client = ServerReflectionClient::new(s.channel().await);
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut stream = client.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
     let resp = stream.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else { panic!("{resp:?}") };
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("{resp:?}")
+    };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for want in [
         "mcias.v1.AuthService",
@@ -604,9 +884,14 @@ async fn reflection_and_standard_health() {
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(s.channel().await);
     let r = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "mcias.v1.AuthService".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "mcias.v1.AuthService".into(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        r.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 }

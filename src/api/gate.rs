@@ -32,7 +32,9 @@ pub struct GateState {
 
 impl std::fmt::Debug for GateState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GateState").field("perms", &self.perms.len()).finish()
+        f.debug_struct("GateState")
+            .field("perms", &self.perms.len())
+            .finish()
     }
 }
 
@@ -55,13 +57,18 @@ impl GateState {
     }
 
     /// Decides whether a request may proceed; returns the caller on success.
-    pub fn admit(&self, path: &str, peer: Option<SocketAddr>, authorization: Option<&str>) -> Result<Caller, Status> {
-        if let Some(addr) = peer {
-            if self.limiter.check_key(&addr.ip()).is_err() {
-                return Err(Status::resource_exhausted(
-                    "rate limit exceeded for this client address; slow down",
-                ));
-            }
+    pub fn admit(
+        &self,
+        path: &str,
+        peer: Option<SocketAddr>,
+        authorization: Option<&str>,
+    ) -> Result<Caller, Status> {
+        if let Some(addr) = peer
+            && self.limiter.check_key(&addr.ip()).is_err()
+        {
+            return Err(Status::resource_exhausted(
+                "rate limit exceeded for this client address; slow down",
+            ));
         }
         let Some(perm) = self.perms.get(path) else {
             return Err(Status::unimplemented(format!("unknown method {path}")));
@@ -78,7 +85,9 @@ impl GateState {
             (_, Some(t)) => Some(self.idm.authenticate(t).map_err(Status::from)?),
         };
         if perm == Permission::Admin && !principal.as_ref().is_some_and(|p| p.is_admin()) {
-            return Err(Status::permission_denied("this method requires the admin role"));
+            return Err(Status::permission_denied(
+                "this method requires the admin role",
+            ));
         }
         Ok(Caller {
             principal,

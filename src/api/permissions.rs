@@ -56,10 +56,7 @@ pub fn declared(pool: &DescriptorPool) -> Result<Vec<(String, Option<Permission>
             } else {
                 None
             };
-            out.push((
-                format!("/{}/{}", service.full_name(), method.name()),
-                perm,
-            ));
+            out.push((format!("/{}/{}", service.full_name(), method.name()), perm));
         }
     }
     Ok(out)
@@ -75,9 +72,8 @@ impl PermissionTable {
             .map_err(|e| Error::internal(format!("descriptor set: {e}")))?;
         let mut by_path = HashMap::new();
         for (path, perm) in declared(&pool)? {
-            let perm = perm.ok_or_else(|| {
-                Error::internal(format!("RPC {path} declares no permission"))
-            })?;
+            let perm =
+                perm.ok_or_else(|| Error::internal(format!("RPC {path} declares no permission")))?;
             by_path.insert(path, perm);
         }
         Ok(Self {
@@ -92,7 +88,11 @@ impl PermissionTable {
         if let Some(p) = self.by_path.get(path) {
             return Some(*p);
         }
-        if self.public_services.iter().any(|s| path.starts_with(s.as_str())) {
+        if self
+            .public_services
+            .iter()
+            .any(|s| path.starts_with(s.as_str()))
+        {
             return Some(Permission::Public);
         }
         None

@@ -92,15 +92,17 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
     let perms = PermissionTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET, &public_services())?;
     let gate = Arc::new(GateState::new(idm.clone(), perms, &config.rate_limit));
 
-    let listener = TcpListener::bind(config.server.listen_addr).await.map_err(|e| {
-        Error::invalid(
-            "listen_failed",
-            format!(
-                "config key `server.listen_addr`: cannot listen on {}: {e}",
-                config.server.listen_addr
-            ),
-        )
-    })?;
+    let listener = TcpListener::bind(config.server.listen_addr)
+        .await
+        .map_err(|e| {
+            Error::invalid(
+                "listen_failed",
+                format!(
+                    "config key `server.listen_addr`: cannot listen on {}: {e}",
+                    config.server.listen_addr
+                ),
+            )
+        })?;
     let local_addr = listener
         .local_addr()
         .map_err(|e| Error::internal(format!("local address: {e}")))?;

@@ -60,18 +60,27 @@ fn read_certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'stat
     let data = std::fs::read(path).map_err(|e| {
         Error::invalid(
             "tls_cert_unreadable",
-            format!("config key `server.tls_cert`: cannot read {}: {e}", path.display()),
+            format!(
+                "config key `server.tls_cert`: cannot read {}: {e}",
+                path.display()
+            ),
         )
     })?;
     let certs = rustls_pemfile::certs(&mut data.as_slice())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
-            Error::invalid("tls_cert_invalid", format!("config key `server.tls_cert`: {e}"))
+            Error::invalid(
+                "tls_cert_invalid",
+                format!("config key `server.tls_cert`: {e}"),
+            )
         })?;
     if certs.is_empty() {
         return Err(Error::invalid(
             "tls_cert_invalid",
-            format!("config key `server.tls_cert`: no PEM certificate in {}", path.display()),
+            format!(
+                "config key `server.tls_cert`: no PEM certificate in {}",
+                path.display()
+            ),
         ));
     }
     Ok(certs)
@@ -81,15 +90,26 @@ fn read_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>> {
     let data = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| {
         Error::invalid(
             "tls_key_unreadable",
-            format!("config key `server.tls_key`: cannot read {}: {e}", path.display()),
+            format!(
+                "config key `server.tls_key`: cannot read {}: {e}",
+                path.display()
+            ),
         )
     })?);
     rustls_pemfile::private_key(&mut data.as_slice())
-        .map_err(|e| Error::invalid("tls_key_invalid", format!("config key `server.tls_key`: {e}")))?
+        .map_err(|e| {
+            Error::invalid(
+                "tls_key_invalid",
+                format!("config key `server.tls_key`: {e}"),
+            )
+        })?
         .ok_or_else(|| {
             Error::invalid(
                 "tls_key_invalid",
-                format!("config key `server.tls_key`: no PEM private key in {}", path.display()),
+                format!(
+                    "config key `server.tls_key`: no PEM private key in {}",
+                    path.display()
+                ),
             )
         })
 }
@@ -115,7 +135,11 @@ impl Connected for Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match &mut self.io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
@@ -124,7 +148,11 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match &mut self.io {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
@@ -179,19 +207,27 @@ pub fn accept_loop(
             tokio::spawn(async move {
                 let io = match acceptor {
                     None => Io::Plain(tcp),
-                    Some(acc) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await {
-                        Ok(Ok(s)) => Io::Tls(Box::new(s)),
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
+                    Some(acc) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(tcp)).await {
+                            Ok(Ok(s)) => Io::Tls(Box::new(s)),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
                         }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    },
+                    }
                 };
-                let _ = tx.send(Ok(Conn { io, peer, _slot: slot })).await;
+                let _ = tx
+                    .send(Ok(Conn {
+                        io,
+                        peer,
+                        _slot: slot,
+                    }))
+                    .await;
             });
         }
     });

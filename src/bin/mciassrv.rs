@@ -103,20 +103,29 @@ async fn run(cli: ServerCli) -> Result<()> {
         Some(setup) => {
             let pw = idm.ensure_admin("admin").await?;
             if let Some(pw) = &pw {
-                dev::write_private(&setup.admin_password_file, format!("{}\n", pw.as_str()).as_bytes())?;
+                dev::write_private(
+                    &setup.admin_password_file,
+                    format!("{}\n", pw.as_str()).as_bytes(),
+                )?;
             }
             pw
         }
         None => {
             if !idm.store().has_active_admin_blocking()? {
-                tracing::warn!("no active admin account exists; create one with `mciasdb bootstrap-admin`");
+                tracing::warn!(
+                    "no active admin account exists; create one with `mciasdb bootstrap-admin`"
+                );
             }
             None
         }
     };
     let running = server::start(&config, idm).await?;
     if let Some(setup) = &dev_setup {
-        print_dev_banner(setup, running.local_addr(), created_password.as_ref().map(|p| p.as_str()));
+        print_dev_banner(
+            setup,
+            running.local_addr(),
+            created_password.as_ref().map(|p| p.as_str()),
+        );
     }
     drop(created_password);
     wait_for_signal().await;
@@ -126,7 +135,10 @@ async fn run(cli: ServerCli) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = ServerCli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mciassrv: cannot start the async runtime: {e}");

@@ -331,7 +331,10 @@ mod tests {
         let mut sig = b64url_decode(&parts[2]).unwrap();
         sig[0] ^= 1;
         parts[2] = b64url(&sig);
-        assert_eq!(verify(&parts.join("."), &keys, NOW, &expect()), Err(JwtError::Signature));
+        assert_eq!(
+            verify(&parts.join("."), &keys, NOW, &expect()),
+            Err(JwtError::Signature)
+        );
         // Swap in a payload with more roles, keep the old signature.
         let mut c = claims();
         c.roles.push("root".into());
@@ -342,13 +345,19 @@ mod tests {
             forged.split('.').nth(1).unwrap_or_default(),
             t.split('.').nth(2).unwrap_or_default()
         );
-        assert_eq!(verify(&mixed, &keys, NOW, &expect()), Err(JwtError::Signature));
+        assert_eq!(
+            verify(&mixed, &keys, NOW, &expect()),
+            Err(JwtError::Signature)
+        );
         // A key we do not know.
         let other = keys::generate(SeededRandom::new(7).as_ref());
         let t2 = sign(&claims(), &other, &kid);
         assert_eq!(verify(&t2, &keys, NOW, &expect()), Err(JwtError::Signature));
         let t3 = sign(&claims(), &other, "no-such-kid");
-        assert_eq!(verify(&t3, &keys, NOW, &expect()), Err(JwtError::UnknownKey));
+        assert_eq!(
+            verify(&t3, &keys, NOW, &expect()),
+            Err(JwtError::UnknownKey)
+        );
     }
 
     #[test]
@@ -376,7 +385,10 @@ mod tests {
 
         // alg = none with an empty signature.
         let none = forge(&format!(r#"{{"alg":"none","kid":"{kid}"}}"#), &body, b"");
-        assert_eq!(verify(&none, &keys, NOW, &expect()), Err(JwtError::Algorithm("none".into())));
+        assert_eq!(
+            verify(&none, &keys, NOW, &expect()),
+            Err(JwtError::Algorithm("none".into()))
+        );
 
         // HS256 with the public key as the HMAC secret (key confusion).
         let header = format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#);
@@ -384,26 +396,53 @@ mod tests {
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.verifying_key().as_bytes()).unwrap();
         mac.update(input.as_bytes());
         let hs = format!("{input}.{}", b64url(&mac.finalize().into_bytes()));
-        assert_eq!(verify(&hs, &keys, NOW, &expect()), Err(JwtError::Algorithm("HS256".into())));
+        assert_eq!(
+            verify(&hs, &keys, NOW, &expect()),
+            Err(JwtError::Algorithm("HS256".into()))
+        );
 
         // RS256 with a 256-byte signature.
-        let rs = forge(&format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#), &body, &[7u8; 256]);
-        assert_eq!(verify(&rs, &keys, NOW, &expect()), Err(JwtError::Algorithm("RS256".into())));
+        let rs = forge(
+            &format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#),
+            &body,
+            &[7u8; 256],
+        );
+        assert_eq!(
+            verify(&rs, &keys, NOW, &expect()),
+            Err(JwtError::Algorithm("RS256".into()))
+        );
 
         // ES256 and a missing alg.
-        let es = forge(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#), &body, &[7u8; 64]);
-        assert_eq!(verify(&es, &keys, NOW, &expect()), Err(JwtError::Algorithm("ES256".into())));
+        let es = forge(
+            &format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#),
+            &body,
+            &[7u8; 64],
+        );
+        assert_eq!(
+            verify(&es, &keys, NOW, &expect()),
+            Err(JwtError::Algorithm("ES256".into()))
+        );
         let no_alg = forge(&format!(r#"{{"kid":"{kid}"}}"#), &body, &[7u8; 64]);
-        assert_eq!(verify(&no_alg, &keys, NOW, &expect()), Err(JwtError::Algorithm(String::new())));
+        assert_eq!(
+            verify(&no_alg, &keys, NOW, &expect()),
+            Err(JwtError::Algorithm(String::new()))
+        );
     }
 
     #[test]
     fn malformed_tokens() {
         let (_, _, keys) = setup();
         for t in ["", "a", "a.b", "a.b.c.d", "!!.!!.!!"] {
-            assert_eq!(verify(t, &keys, NOW, &expect()), Err(JwtError::Malformed), "{t}");
+            assert_eq!(
+                verify(t, &keys, NOW, &expect()),
+                Err(JwtError::Malformed),
+                "{t}"
+            );
         }
         let long = "a".repeat(MAX_TOKEN_LEN + 1);
-        assert_eq!(verify(&long, &keys, NOW, &expect()), Err(JwtError::Malformed));
+        assert_eq!(
+            verify(&long, &keys, NOW, &expect()),
+            Err(JwtError::Malformed)
+        );
     }
 }

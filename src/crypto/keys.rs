@@ -82,7 +82,10 @@ mod tests {
         let x = crate::crypto::b64url_decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
             .ok_or_else(|| Error::internal("b64"))?;
         let public = public_from_bytes(&x)?;
-        assert_eq!(thumbprint(&public), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            thumbprint(&public),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
         Ok(())
     }
 }

@@ -116,7 +116,10 @@ pub fn read_keyfile(path: &Path) -> Result<MasterKey> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode();
+        let mode = std::fs::metadata(path)
+            .map_err(unreadable)?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
             return Err(Error::invalid(
                 "keyfile_permissions",
@@ -150,10 +153,10 @@ fn parse_key_bytes(raw: &[u8]) -> Option<MasterKey> {
         return to_key(raw);
     }
     let text = std::str::from_utf8(raw).ok()?.trim();
-    if text.len() == 64 {
-        if let Ok(v) = data_encoding::HEXLOWER_PERMISSIVE.decode(text.as_bytes()) {
-            return to_key(&Zeroizing::new(v));
-        }
+    if text.len() == 64
+        && let Ok(v) = data_encoding::HEXLOWER_PERMISSIVE.decode(text.as_bytes())
+    {
+        return to_key(&Zeroizing::new(v));
     }
     let v = base64::engine::general_purpose::STANDARD
         .decode(text)
@@ -239,7 +242,10 @@ mod tests {
         let p = dir.path().join("k");
         create_keyfile(&p, SeededRandom::new(3).as_ref())?;
         let k = read_keyfile(&p)?;
-        assert!(create_keyfile(&p, SeededRandom::new(3).as_ref()).is_err(), "must not overwrite");
+        assert!(
+            create_keyfile(&p, SeededRandom::new(3).as_ref()).is_err(),
+            "must not overwrite"
+        );
         assert!(parse_key_bytes(&[5u8; 32]).is_some());
         assert!(parse_key_bytes(b"too short").is_none());
         #[cfg(unix)]

@@ -125,11 +125,10 @@ impl Hasher {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _admitted = self
-            .admit
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::exhausted("too many password checks in progress; retry shortly"))?;
+        let _admitted =
+            self.admit.clone().try_acquire_owned().map_err(|_| {
+                Error::exhausted("too many password checks in progress; retry shortly")
+            })?;
         let _running = self
             .run
             .clone()
@@ -201,7 +200,10 @@ mod tests {
         let upgraded = hash_blocking(&new, rng.as_ref(), b"pw")?;
         assert!(!needs_rehash(&upgraded, &new));
         assert!(verify_blocking(&upgraded, b"pw")?);
-        assert!(needs_rehash("$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", &new));
+        assert!(needs_rehash(
+            "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            &new
+        ));
         assert!(needs_rehash("not a phc string", &new));
         Ok(())
     }
@@ -211,7 +213,10 @@ mod tests {
         let h = Arc::new(Hasher::new(
             &cheap(),
             SeededRandom::new(3),
-            PoolSize { workers: 1, queue: 1 },
+            PoolSize {
+                workers: 1,
+                queue: 1,
+            },
         )?);
         let mut tasks = Vec::new();
         for _ in 0..8 {
@@ -238,7 +243,14 @@ mod tests {
 
     #[tokio::test]
     async fn dummy_verification_never_succeeds() -> Result<()> {
-        let h = Hasher::new(&cheap(), SeededRandom::new(4), PoolSize { workers: 1, queue: 1 })?;
+        let h = Hasher::new(
+            &cheap(),
+            SeededRandom::new(4),
+            PoolSize {
+                workers: 1,
+                queue: 1,
+            },
+        )?;
         assert!(!h.verify(None, Zeroizing::new(String::new())).await?);
         Ok(())
     }

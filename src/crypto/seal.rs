@@ -65,7 +65,12 @@ impl<'a> Aad<'a> {
 }
 
 /// Seals `plaintext` for the location `aad` under `key` with a fresh nonce.
-pub fn seal(key: &MasterKey, rng: &dyn SecureRandom, aad: Aad<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+pub fn seal(
+    key: &MasterKey,
+    rng: &dyn SecureRandom,
+    aad: Aad<'_>,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
     let cipher = Aes256Gcm::new_from_slice(key.as_bytes())
         .map_err(|_| Error::internal("seal: bad key length"))?;
     let mut nonce = [0u8; NONCE_LEN];
@@ -172,7 +177,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
             let sealed = seal(&key(1), &OsRandom, aad, b"same plaintext")?;
-            assert!(seen.insert(sealed[1..1 + NONCE_LEN].to_vec()), "nonce repeated");
+            assert!(
+                seen.insert(sealed[1..1 + NONCE_LEN].to_vec()),
+                "nonce repeated"
+            );
         }
         Ok(())
     }

@@ -37,7 +37,10 @@ pub fn step_at(now: i64) -> i64 {
 
 /// The 6-digit code for a Unix time, zero-padded.
 pub fn code_at(secret: &[u8], now: i64) -> String {
-    format!("{:06}", hotp(secret, u64::try_from(step_at(now)).unwrap_or(0)))
+    format!(
+        "{:06}",
+        hotp(secret, u64::try_from(step_at(now)).unwrap_or(0))
+    )
 }
 
 /// Checks `code` at time `now`. Returns the matched step when the code
@@ -136,12 +139,18 @@ mod tests {
         assert_eq!(verify(RFC_SECRET, &prev, now, step_at(now)), None);
         // The next step's code is fine.
         let next = code_at(RFC_SECRET, now + 30);
-        assert_eq!(verify(RFC_SECRET, &next, now + 30, step_at(now)), Some(step_at(now) + 1));
+        assert_eq!(
+            verify(RFC_SECRET, &next, now + 30, step_at(now)),
+            Some(step_at(now) + 1)
+        );
     }
 
     #[test]
     fn uri_is_escaped() {
         let uri = otpauth_uri("MCIAS", "a b", RFC_SECRET);
-        assert!(uri.starts_with("otpauth://totp/MCIAS:a%20b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/MCIAS:a%20b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&"),
+            "{uri}"
+        );
     }
 }

@@ -77,13 +77,18 @@ pub fn normalize_username(raw: &str) -> Result<String> {
 /// Validates a role list; returns it sorted and deduplicated.
 pub fn normalize_roles(roles: &[String]) -> Result<Vec<String>> {
     if roles.len() > MAX_ROLES {
-        return Err(Error::invalid("too_many_roles", format!("at most {MAX_ROLES} roles")));
+        return Err(Error::invalid(
+            "too_many_roles",
+            format!("at most {MAX_ROLES} roles"),
+        ));
     }
     let mut out = Vec::with_capacity(roles.len());
     for r in roles {
         let ok = (1..=64).contains(&r.len())
             && r.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b':' | b'.')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'_' | b'-' | b':' | b'.')
             });
         if !ok {
             return Err(Error::invalid(
@@ -109,7 +114,12 @@ fn decode_page_token(prefix: &str, token: &str) -> Result<Option<String>> {
     if token.is_empty() {
         return Ok(None);
     }
-    let bad = || Error::invalid("invalid_page_token", "page_token is not one this listing returned");
+    let bad = || {
+        Error::invalid(
+            "invalid_page_token",
+            "page_token is not one this listing returned",
+        )
+    };
     let raw = crate::crypto::b64url_decode(token).ok_or_else(bad)?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let rest = text
@@ -122,7 +132,10 @@ fn decode_page_token(prefix: &str, token: &str) -> Result<Option<String>> {
 fn page_size(requested: i32) -> Result<u32> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
-        n if n < 0 => Err(Error::invalid("invalid_page_size", "page_size must not be negative")),
+        n if n < 0 => Err(Error::invalid(
+            "invalid_page_size",
+            "page_size must not be negative",
+        )),
         n => Ok(u32::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
     }
 }
@@ -154,7 +167,10 @@ impl Idm {
                 Some(self.hasher.hash(pw).await?)
             }
             (AccountType::Human, _) => {
-                return Err(Error::invalid("password_required", "human accounts need a password"));
+                return Err(Error::invalid(
+                    "password_required",
+                    "human accounts need a password",
+                ));
             }
             (AccountType::System, Some(pw)) if !pw.is_empty() => {
                 return Err(Error::invalid(
@@ -179,14 +195,51 @@ impl Idm {
             created_at: now,
             updated_at: now,
         };
-        let audit = self.audit(
+        let mut audit = self.audit(
             "account_create",
             caller,
             Some(&account.id),
             Outcome::Success,
             json!({ "username": account.username, "type": account_type.as_str(), "roles": roles, "via": how }),
         );
-        self.store.create_account(account.clone(), roles, audit).await?;
+        if how.starts_with("mciasdb") {
+            audit.actor_id = Some("mciasdb".to_owned());
+        }
+        self.store
+            .create_account(account.clone(), roles, audit)
+            .await?;
+        Ok(account)
+    }
+
+    /// Creates the first admin account (offline tool). Refused when an active
+    /// admin exists. The audit actor is `mciasdb`.
+    pub async fn bootstrap_admin(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+    ) -> Result<AccountRecord> {
+        let store = self.store.clone();
+        let has_admin = tokio::task::spawn_blocking(move || store.has_active_admin_blocking())
+            .await
+            .map_err(|e| Error::internal(format!("database task: {e}")))??;
+        if has_admin {
+            return Err(Error::precondition(
+                "admin_exists",
+                "an active admin account already exists; use it to create more accounts",
+            ));
+        }
+        let caller = Caller::default();
+        let mut account = self
+            .create_account_inner(
+                &caller,
+                username,
+                AccountType::Human,
+                Some(password),
+                vec![super::ADMIN_ROLE.to_owned()],
+                "mciasdb bootstrap-admin",
+            )
+            .await?;
+        account.password_hash = None;
         Ok(account)
     }
 
@@ -239,7 +292,13 @@ impl Idm {
         event: &'static str,
     ) -> Result<AccountRecord> {
         check_id(id)?;
-        let audit = self.audit(event, caller, Some(id), Outcome::Success, json!({ "status": status.as_str() }));
+        let audit = self.audit(
+            event,
+            caller,
+            Some(id),
+            Outcome::Success,
+            json!({ "status": status.as_str() }),
+        );
         let (account, revoked) = self
             .store
             .set_status(id.to_owned(), status, self.clock.now(), audit)
@@ -252,14 +311,20 @@ impl Idm {
     }
 
     /// Changes an account's status (not to DELETED; see `delete_account`).
-    pub async fn update_status(&self, caller: &Caller, id: &str, status: AccountStatus) -> Result<AccountRecord> {
+    pub async fn update_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+        status: AccountStatus,
+    ) -> Result<AccountRecord> {
         if status == AccountStatus::Deleted {
             return Err(Error::invalid(
                 "use_delete",
                 "status DELETED cannot be set with UpdateAccount; call DeleteAccount",
             ));
         }
-        self.change_status(caller, id, status, "account_update").await
+        self.change_status(caller, id, status, "account_update")
+            .await
     }
 
     /// Soft-deletes an account and revokes all its tokens.
@@ -276,10 +341,21 @@ impl Idm {
     }
 
     /// Replaces an account's roles.
-    pub async fn set_roles(&self, caller: &Caller, account_id: &str, roles: &[String]) -> Result<Vec<String>> {
+    pub async fn set_roles(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+        roles: &[String],
+    ) -> Result<Vec<String>> {
         check_id(account_id)?;
         let roles = normalize_roles(roles)?;
-        let audit = self.audit("roles_set", caller, Some(account_id), Outcome::Success, json!({ "roles": roles }));
+        let audit = self.audit(
+            "roles_set",
+            caller,
+            Some(account_id),
+            Outcome::Success,
+            json!({ "roles": roles }),
+        );
         self.store
             .set_roles(account_id.to_owned(), roles, self.clock.now(), audit)
             .await
@@ -297,9 +373,16 @@ impl Idm {
             .ok_or_else(|| Error::not_found("stored credentials"))?;
         let pw = self.open_sealed(pg_aad(account_id), &rec.password_sealed)?;
         let password = Zeroizing::new(
-            String::from_utf8(pw.to_vec()).map_err(|_| Error::internal("stored password is not UTF-8"))?,
+            String::from_utf8(pw.to_vec())
+                .map_err(|_| Error::internal("stored password is not UTF-8"))?,
         );
-        let audit = self.audit("pgcreds_read", caller, Some(account_id), Outcome::Success, json!({}));
+        let audit = self.audit(
+            "pgcreds_read",
+            caller,
+            Some(account_id),
+            Outcome::Success,
+            json!({}),
+        );
         self.store.append_audit(audit).await?;
         Ok(PgCreds {
             host: rec.host,
@@ -311,7 +394,12 @@ impl Idm {
     }
 
     /// Stores credentials for the account itself or as an admin.
-    pub async fn set_pg_creds(&self, caller: &Caller, account_id: &str, creds: PgCreds) -> Result<()> {
+    pub async fn set_pg_creds(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+        creds: PgCreds,
+    ) -> Result<()> {
         check_id(account_id)?;
         caller.self_or_admin(account_id)?;
         let field = |name: &'static str, v: &str, max: usize| -> Result<()> {
@@ -328,11 +416,17 @@ impl Idm {
         field("username", &creds.username, 63)?;
         field("password", &creds.password, 1024)?;
         if creds.port == 0 {
-            return Err(Error::invalid("invalid_pgcreds", "port must be between 1 and 65535"));
+            return Err(Error::invalid(
+                "invalid_pgcreds",
+                "port must be between 1 and 65535",
+            ));
         }
         let account = self.get_account(account_id).await?;
         if account.status == AccountStatus::Deleted {
-            return Err(Error::precondition("account_deleted", "the account is deleted"));
+            return Err(Error::precondition(
+                "account_deleted",
+                "the account is deleted",
+            ));
         }
         let sealed = self.seal(pg_aad(account_id), creds.password.as_bytes())?;
         let audit = self.audit(
@@ -368,12 +462,18 @@ impl Idm {
         let size = page_size(page_size_req)?;
         filter.before_id = match decode_page_token("e", page_token)? {
             Some(v) => Some(v.parse().map_err(|_| {
-                Error::invalid("invalid_page_token", "page_token is not one this listing returned")
+                Error::invalid(
+                    "invalid_page_token",
+                    "page_token is not one this listing returned",
+                )
             })?),
             None => None,
         };
         if filter.event_type.as_deref().is_some_and(|t| t.len() > 64) {
-            return Err(Error::invalid("invalid_event_type", "event_type is too long"));
+            return Err(Error::invalid(
+                "invalid_event_type",
+                "event_type is too long",
+            ));
         }
         let mut events = self.store.list_audit(filter, size + 1).await?;
         let next = if events.len() > size as usize {

@@ -30,7 +30,9 @@ pub fn backoff_secs(failures: i64) -> i64 {
     if failures < BACKOFF_AFTER {
         return 0;
     }
-    let exp = u32::try_from(failures - BACKOFF_AFTER).unwrap_or(u32::MAX).min(16);
+    let exp = u32::try_from(failures - BACKOFF_AFTER)
+        .unwrap_or(u32::MAX)
+        .min(16);
     (5i64 << exp).min(BACKOFF_MAX_SECS)
 }
 
@@ -89,7 +91,11 @@ impl Idm {
     }
 
     /// Signs a token for `account` and describes it for the store.
-    async fn mint(&self, account: &AccountRecord, kind: TokenKind) -> Result<(IssuedToken, NewToken)> {
+    async fn mint(
+        &self,
+        account: &AccountRecord,
+        kind: TokenKind,
+    ) -> Result<(IssuedToken, NewToken)> {
         let roles = self.store.roles(account.id.clone()).await?;
         let now = self.clock.now();
         let ttl = match kind {
@@ -124,9 +130,22 @@ impl Idm {
         ))
     }
 
-    async fn fail_login(&self, caller: &Caller, account: Option<&AccountRecord>, username: &str, reason: &'static str) -> Error {
-        let details = json!({ "username": username.chars().take(64).collect::<String>(), "reason": reason });
-        let entry = self.audit("login_failure", caller, account.map(|a| a.id.as_str()), Outcome::Failure, details);
+    async fn fail_login(
+        &self,
+        caller: &Caller,
+        account: Option<&AccountRecord>,
+        username: &str,
+        reason: &'static str,
+    ) -> Error {
+        let details =
+            json!({ "username": username.chars().take(64).collect::<String>(), "reason": reason });
+        let entry = self.audit(
+            "login_failure",
+            caller,
+            account.map(|a| a.id.as_str()),
+            Outcome::Failure,
+            details,
+        );
         let res = match account {
             Some(a) if reason == "bad_password" || reason == "bad_totp" => self
                 .store
@@ -159,13 +178,21 @@ impl Idm {
             ));
         }
         if username.len() > 256 || totp_code.len() > 16 {
-            return Err(Error::invalid("field_too_long", "username or totp_code is too long"));
+            return Err(Error::invalid(
+                "field_too_long",
+                "username or totp_code is too long",
+            ));
         }
         let now = self.clock.now();
-        let account = self.store.account_by_username(username.to_lowercase()).await?;
+        let account = self
+            .store
+            .account_by_username(username.to_lowercase())
+            .await?;
         let Some(account) = account else {
             let _ = self.hasher.verify(None, password).await?;
-            return Err(self.fail_login(caller, None, username, "unknown_user").await);
+            return Err(self
+                .fail_login(caller, None, username, "unknown_user")
+                .await);
         };
         let blocked = if account.status != AccountStatus::Active {
             Some("inactive")
@@ -178,11 +205,15 @@ impl Idm {
         };
         if let Some(reason) = blocked {
             let _ = self.hasher.verify(None, password).await?;
-            return Err(self.fail_login(caller, Some(&account), username, reason).await);
+            return Err(self
+                .fail_login(caller, Some(&account), username, reason)
+                .await);
         }
         let stored = account.password_hash.clone();
         if !self.hasher.verify(stored.clone(), password.clone()).await? {
-            return Err(self.fail_login(caller, Some(&account), username, "bad_password").await);
+            return Err(self
+                .fail_login(caller, Some(&account), username, "bad_password")
+                .await);
         }
         let totp_step = if account.totp_enabled {
             let sealed = account
@@ -192,7 +223,11 @@ impl Idm {
             let secret = self.open_sealed(totp_aad(&account.id), sealed)?;
             match totp::verify(&secret, totp_code, now, account.totp_last_step) {
                 Some(step) => Some(step),
-                None => return Err(self.fail_login(caller, Some(&account), username, "bad_totp").await),
+                None => {
+                    return Err(self
+                        .fail_login(caller, Some(&account), username, "bad_totp")
+                        .await);
+                }
             }
         } else {
             None
@@ -228,9 +263,9 @@ impl Idm {
         match res {
             Ok(()) => Ok(issued),
             // A concurrent login used the same TOTP step first.
-            Err(e) if e.kind == crate::error::ErrorKind::Unauthenticated => {
-                Err(self.fail_login(caller, Some(&account), username, "bad_totp").await)
-            }
+            Err(e) if e.kind == crate::error::ErrorKind::Unauthenticated => Err(self
+                .fail_login(caller, Some(&account), username, "bad_totp")
+                .await),
             Err(e) => Err(e),
         }
     }
@@ -275,27 +310,47 @@ impl Idm {
             Outcome::Success,
             json!({ "old_jti": p.jti, "new_jti": record.jti }),
         );
-        self.store.replace_token(p.jti.clone(), record, audit).await?;
+        self.store
+            .replace_token(p.jti.clone(), record, audit)
+            .await?;
         self.revoked.insert(p.jti.clone(), p.expires_at);
         Ok(issued)
     }
 
     /// Starts TOTP enrollment: returns (base32 secret, otpauth URI).
-    pub async fn enroll_totp(&self, caller: &Caller) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
+    pub async fn enroll_totp(
+        &self,
+        caller: &Caller,
+    ) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
         let p = caller.principal()?;
         let account = self.live_account(&p.account_id).await?;
         if account.account_type != AccountType::Human {
-            return Err(Error::precondition("not_human", "TOTP is for human accounts only"));
+            return Err(Error::precondition(
+                "not_human",
+                "TOTP is for human accounts only",
+            ));
         }
-        let secret = Zeroizing::new(crate::clock::random_array::<{ totp::SECRET_LEN }>(self.rng.as_ref()));
+        let secret = Zeroizing::new(crate::clock::random_array::<{ totp::SECRET_LEN }>(
+            self.rng.as_ref(),
+        ));
         let sealed = self.seal(totp_aad(&account.id), secret.as_ref())?;
-        let audit = self.audit("totp_enroll", caller, Some(&account.id), Outcome::Success, json!({}));
+        let audit = self.audit(
+            "totp_enroll",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({}),
+        );
         self.store
             .set_totp_pending(account.id.clone(), sealed, self.clock.now(), audit)
             .await?;
         Ok((
             Zeroizing::new(totp::secret_base32(secret.as_ref())),
-            Zeroizing::new(totp::otpauth_uri(&self.tokens.issuer_label(), &account.username, secret.as_ref())),
+            Zeroizing::new(totp::otpauth_uri(
+                &self.tokens.issuer_label(),
+                &account.username,
+                secret.as_ref(),
+            )),
         ))
     }
 
@@ -306,7 +361,10 @@ impl Idm {
         let sealed = match (&account.totp_secret_sealed, account.totp_enabled) {
             (Some(s), false) => s.clone(),
             (_, true) => {
-                return Err(Error::precondition("totp_already_enabled", "TOTP is already enabled"));
+                return Err(Error::precondition(
+                    "totp_already_enabled",
+                    "TOTP is already enabled",
+                ));
             }
             (None, _) => {
                 return Err(Error::precondition(
@@ -316,12 +374,28 @@ impl Idm {
             }
         };
         let secret = self.open_sealed(totp_aad(&account.id), &sealed)?;
-        let Some(step) = totp::verify(&secret, code, self.clock.now(), account.totp_last_step) else {
-            let audit = self.audit("totp_confirm", caller, Some(&account.id), Outcome::Failure, json!({}));
+        let Some(step) = totp::verify(&secret, code, self.clock.now(), account.totp_last_step)
+        else {
+            let audit = self.audit(
+                "totp_confirm",
+                caller,
+                Some(&account.id),
+                Outcome::Failure,
+                json!({}),
+            );
             self.store.append_audit(audit).await?;
-            return Err(Error::invalid("invalid_totp_code", "the TOTP code is not valid now"));
+            return Err(Error::invalid(
+                "invalid_totp_code",
+                "the TOTP code is not valid now",
+            ));
         };
-        let audit = self.audit("totp_confirm", caller, Some(&account.id), Outcome::Success, json!({}));
+        let audit = self.audit(
+            "totp_confirm",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({}),
+        );
         self.store
             .confirm_totp(account.id.clone(), step, self.clock.now(), audit)
             .await
@@ -329,13 +403,22 @@ impl Idm {
 
     /// Removes an account's TOTP factor.
     pub async fn remove_totp(&self, caller: &Caller, account_id: &str) -> Result<()> {
-        let audit = self.audit("totp_remove", caller, Some(account_id), Outcome::Success, json!({}));
+        let audit = self.audit(
+            "totp_remove",
+            caller,
+            Some(account_id),
+            Outcome::Success,
+            json!({}),
+        );
         if !self
             .store
             .clear_totp(account_id.to_owned(), self.clock.now(), audit)
             .await?
         {
-            return Err(Error::precondition("totp_not_enrolled", "the account has no TOTP factor"));
+            return Err(Error::precondition(
+                "totp_not_enrolled",
+                "the account has no TOTP factor",
+            ));
         }
         Ok(())
     }
@@ -353,8 +436,18 @@ impl Idm {
             return Err(Error::unauthenticated());
         }
         let account = self.live_account(&p.account_id).await?;
-        if !self.hasher.verify(account.password_hash.clone(), current).await? {
-            let audit = self.audit("password_change", caller, Some(&account.id), Outcome::Failure, json!({ "reason": "bad_password" }));
+        if !self
+            .hasher
+            .verify(account.password_hash.clone(), current)
+            .await?
+        {
+            let audit = self.audit(
+                "password_change",
+                caller,
+                Some(&account.id),
+                Outcome::Failure,
+                json!({ "reason": "bad_password" }),
+            );
             self.store.append_audit(audit).await?;
             return Err(Error::new(
                 crate::error::ErrorKind::PermissionDenied,
@@ -363,14 +456,24 @@ impl Idm {
             ));
         }
         let hash = self.hasher.hash(new).await?;
-        let audit = self.audit("password_change", caller, Some(&account.id), Outcome::Success, json!({}));
+        let audit = self.audit(
+            "password_change",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({}),
+        );
         self.store
             .set_password(account.id.clone(), hash, self.clock.now(), audit)
             .await
     }
 
     /// Issues a service token for an active system account.
-    pub async fn issue_service_token(&self, caller: &Caller, account_id: &str) -> Result<IssuedToken> {
+    pub async fn issue_service_token(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+    ) -> Result<IssuedToken> {
         let account = self
             .store
             .account(account_id.to_owned())
@@ -403,12 +506,24 @@ impl Idm {
     /// Revokes a token by jti.
     pub async fn revoke_token(&self, caller: &Caller, jti: &str, reason: &str) -> Result<()> {
         if jti.is_empty() || jti.len() > 64 {
-            return Err(Error::invalid("invalid_jti", "jti must be 1 to 64 characters"));
+            return Err(Error::invalid(
+                "invalid_jti",
+                "jti must be 1 to 64 characters",
+            ));
         }
         if reason.chars().count() > 256 {
-            return Err(Error::invalid("reason_too_long", "reason must be at most 256 characters"));
+            return Err(Error::invalid(
+                "reason_too_long",
+                "reason must be at most 256 characters",
+            ));
         }
-        let audit = self.audit("token_revoke", caller, Some(jti), Outcome::Success, json!({ "reason": reason }));
+        let audit = self.audit(
+            "token_revoke",
+            caller,
+            Some(jti),
+            Outcome::Success,
+            json!({ "reason": reason }),
+        );
         let exp = self
             .store
             .revoke_token(jti.to_owned(), reason.to_owned(), self.clock.now(), audit)

@@ -75,13 +75,20 @@ impl KeyRing {
         for r in &records {
             let public = keys::public_from_bytes(&r.public_key)?;
             if keys::thumbprint(&public) != r.kid {
-                return Err(Error::internal(format!("signing key {} does not match its kid", r.kid)));
+                return Err(Error::internal(format!(
+                    "signing key {} does not match its kid",
+                    r.kid
+                )));
             }
             if r.active {
-                let seed: Zeroizing<Vec<u8>> = seal::open(master, aad(&r.kid), &r.private_key_sealed)?;
+                let seed: Zeroizing<Vec<u8>> =
+                    seal::open(master, aad(&r.kid), &r.private_key_sealed)?;
                 let sk = keys::from_seed(&seed)?;
                 if sk.verifying_key() != public {
-                    return Err(Error::internal(format!("signing key {} private/public mismatch", r.kid)));
+                    return Err(Error::internal(format!(
+                        "signing key {} private/public mismatch",
+                        r.kid
+                    )));
                 }
                 active = Some((r.kid.clone(), sk));
             }

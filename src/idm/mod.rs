@@ -127,7 +127,11 @@ impl KeySource {
         if let Some(p) = &config.master_key.keyfile {
             return Ok(Self::Keyfile(p.clone()));
         }
-        let var = config.master_key.passphrase_env.as_deref().unwrap_or_default();
+        let var = config
+            .master_key
+            .passphrase_env
+            .as_deref()
+            .unwrap_or_default();
         match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(Self::Passphrase(Zeroizing::new(v))),
             _ => Err(Error::invalid(
@@ -146,7 +150,12 @@ const CHECK_KEY: &str = "master_key_check";
 /// Opens the database at `path` and derives and checks the master key
 /// *before* migrating, so a wrong key leaves the database untouched. A fresh
 /// database gets its schema, KDF salt and check value.
-pub fn unlock(path: &Path, source: &KeySource, clock: &dyn Clock, rng: &dyn SecureRandom) -> Result<(Store, MasterKey)> {
+pub fn unlock(
+    path: &Path,
+    source: &KeySource,
+    clock: &dyn Clock,
+    rng: &dyn SecureRandom,
+) -> Result<(Store, MasterKey)> {
     let store = Store::open(path)?;
     let stored_kdf = store.config_value(KDF_KEY)?;
     let stored_check = store.config_value(CHECK_KEY)?;
@@ -159,9 +168,9 @@ pub fn unlock(path: &Path, source: &KeySource, clock: &dyn Clock, rng: &dyn Secu
     let key = match (&stored_check, &stored_kdf) {
         (Some(check), kdf) => {
             let params = match (source, kdf) {
-                (KeySource::Passphrase(_), Some(k)) => {
-                    KdfParams::decode(std::str::from_utf8(k).map_err(|_| Error::internal("kdf params"))?)?
-                }
+                (KeySource::Passphrase(_), Some(k)) => KdfParams::decode(
+                    std::str::from_utf8(k).map_err(|_| Error::internal("kdf params"))?,
+                )?,
                 (KeySource::Passphrase(_), None) => {
                     return Err(Error::precondition(
                         "wrong_master_key",
@@ -180,7 +189,9 @@ pub fn unlock(path: &Path, source: &KeySource, clock: &dyn Clock, rng: &dyn Secu
             let params = KdfParams::generate(rng);
             let params = if matches!(source, KeySource::Passphrase(_)) {
                 let stored = store.init_config_value(KDF_KEY, params.encode().as_bytes())?;
-                KdfParams::decode(std::str::from_utf8(&stored).map_err(|_| Error::internal("kdf params"))?)?
+                KdfParams::decode(
+                    std::str::from_utf8(&stored).map_err(|_| Error::internal("kdf params"))?,
+                )?
             } else {
                 params
             };
@@ -277,7 +288,9 @@ impl Idm {
 
     fn new_id(&self) -> String {
         let bytes: [u8; 16] = crate::clock::random_array(self.rng.as_ref());
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     }
 
     /// Reports whether the database answers.
@@ -296,10 +309,17 @@ impl Idm {
     /// Makes sure an active account `username` with the admin role exists.
     /// Returns the generated password when it had to be created.
     pub async fn ensure_admin(&self, username: &str) -> Result<Option<Zeroizing<String>>> {
-        if self.store.account_by_username(username.to_owned()).await?.is_some() {
+        if self
+            .store
+            .account_by_username(username.to_owned())
+            .await?
+            .is_some()
+        {
             return Ok(None);
         }
-        let password = Zeroizing::new(crate::crypto::b64url(&crate::clock::random_array::<18>(self.rng.as_ref())));
+        let password = Zeroizing::new(crate::crypto::b64url(&crate::clock::random_array::<18>(
+            self.rng.as_ref(),
+        )));
         let caller = Caller::default();
         self.create_account_inner(
             &caller,

@@ -99,7 +99,10 @@ fn keep_an_admin(c: &Connection, changing: &str) -> Result<()> {
 }
 
 fn touch(c: &Connection, id: &str, now: i64) -> Result<()> {
-    c.execute("UPDATE accounts SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+    c.execute(
+        "UPDATE accounts SET updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
     Ok(())
 }
 
@@ -190,7 +193,11 @@ impl Store {
 
     /// Accounts that are not deleted, in id (= creation) order, after
     /// `after_id`, at most `limit`.
-    pub async fn list_accounts(&self, after_id: Option<String>, limit: u32) -> Result<Vec<AccountRecord>> {
+    pub async fn list_accounts(
+        &self,
+        after_id: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<AccountRecord>> {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM accounts WHERE status <> 4 AND (?1 IS NULL OR id > ?1)
@@ -198,7 +205,8 @@ impl Store {
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![after_id, limit], from_row)?;
-            rows.map(|r| r.map_err(Error::from).and_then(finish)).collect()
+            rows.map(|r| r.map_err(Error::from).and_then(finish))
+                .collect()
         })
         .await
     }
@@ -262,7 +270,13 @@ impl Store {
     }
 
     /// Replaces a password hash.
-    pub async fn set_password(&self, account_id: String, hash: String, now: i64, audit: AuditEntry) -> Result<()> {
+    pub async fn set_password(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
         self.write(move |tx| {
             require_live(tx, &account_id)?;
             tx.execute(
@@ -304,7 +318,13 @@ impl Store {
 
     /// Stores a pending (unconfirmed) TOTP secret. Refused when TOTP is
     /// already enabled.
-    pub async fn set_totp_pending(&self, account_id: String, sealed: Vec<u8>, now: i64, audit: AuditEntry) -> Result<()> {
+    pub async fn set_totp_pending(
+        &self,
+        account_id: String,
+        sealed: Vec<u8>,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
         self.write(move |tx| {
             let a = require_live(tx, &account_id)?;
             if a.totp_enabled {
@@ -323,7 +343,13 @@ impl Store {
     }
 
     /// Activates the pending TOTP secret, recording `step` as used.
-    pub async fn confirm_totp(&self, account_id: String, step: i64, now: i64, audit: AuditEntry) -> Result<()> {
+    pub async fn confirm_totp(
+        &self,
+        account_id: String,
+        step: i64,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
         self.write(move |tx| {
             let n = tx.execute(
                 "UPDATE accounts SET totp_enabled = 1, totp_last_step = ?2, updated_at = ?3
@@ -342,7 +368,12 @@ impl Store {
     }
 
     /// Removes the TOTP factor. Returns false when none was enrolled.
-    pub async fn clear_totp(&self, account_id: String, now: i64, audit: AuditEntry) -> Result<bool> {
+    pub async fn clear_totp(
+        &self,
+        account_id: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
         self.write(move |tx| {
             let a = require_live(tx, &account_id)?;
             if a.totp_secret_sealed.is_none() {
@@ -380,7 +411,10 @@ impl Store {
             if a.status == AccountStatus::Active && !roles.iter().any(|r| r == ADMIN_ROLE) {
                 keep_an_admin(tx, &account_id)?;
             }
-            tx.execute("DELETE FROM account_roles WHERE account_id = ?1", [&account_id])?;
+            tx.execute(
+                "DELETE FROM account_roles WHERE account_id = ?1",
+                [&account_id],
+            )?;
             for role in &roles {
                 tx.execute(
                     "INSERT OR IGNORE INTO account_roles (account_id, role) VALUES (?1, ?2)",

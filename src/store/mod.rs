@@ -41,7 +41,9 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.inner.path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -62,13 +64,13 @@ impl Store {
     /// Does not migrate: call [`Store::migrate`] once the master key has been
     /// checked, so a wrong key changes nothing.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
-                return Err(Error::invalid(
-                    "database_dir_missing",
-                    format!("database directory {} does not exist", dir.display()),
-                ));
-            }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::invalid(
+                "database_dir_missing",
+                format!("database directory {} does not exist", dir.display()),
+            ));
         }
         let writer = Connection::open(path).map_err(|e| {
             Error::invalid(
@@ -77,7 +79,8 @@ impl Store {
             )
         })?;
         configure(&writer)?;
-        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::internal(format!(
                 "database {} refused WAL mode (got {mode})",
@@ -111,10 +114,10 @@ impl Store {
     }
 
     fn give_back(&self, c: Connection) {
-        if let Ok(mut pool) = self.inner.readers.lock() {
-            if pool.len() < READER_POOL {
-                pool.push(c);
-            }
+        if let Ok(mut pool) = self.inner.readers.lock()
+            && pool.len() < READER_POOL
+        {
+            pool.push(c);
         }
     }
 
@@ -148,7 +151,10 @@ impl Store {
     }
 
     /// The blocking form of [`Store::write`] (start-up and tools).
-    pub(crate) fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = lock(&self.inner.writer)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -244,14 +250,21 @@ impl Store {
                 "INSERT OR IGNORE INTO server_config (key, value) VALUES (?1, ?2)",
                 rusqlite::params![key, value],
             )?;
-            Ok(tx.query_row("SELECT value FROM server_config WHERE key = ?1", [key], |r| r.get(0))?)
+            Ok(tx.query_row(
+                "SELECT value FROM server_config WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )?)
         })
     }
 
     /// A cheap query proving the database answers.
     pub async fn ping(&self) -> Result<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?))
-            .await
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
     }
 
     /// Checkpoints the WAL so the main file holds everything (clean shutdown).

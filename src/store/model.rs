@@ -30,7 +30,9 @@ impl AccountType {
         match v {
             1 => Ok(Self::Human),
             2 => Ok(Self::System),
-            _ => Err(Error::internal(format!("stored account_type {v} is invalid"))),
+            _ => Err(Error::internal(format!(
+                "stored account_type {v} is invalid"
+            ))),
         }
     }
     /// `human` or `system`, as in the `typ` claim.

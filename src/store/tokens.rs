@@ -26,7 +26,9 @@ pub(super) fn revoke_all(
          WHERE account_id = ?1 AND revoked_at IS NULL AND expires_at >= ?3
          RETURNING jti, expires_at",
     )?;
-    let rows = stmt.query_map(params![account_id, reason, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![account_id, reason, now], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -42,7 +44,12 @@ impl Store {
 
     /// Revokes `old_jti` and records `new` in one transaction (renewal).
     /// Fails with UNAUTHENTICATED when the old token was revoked meanwhile.
-    pub async fn replace_token(&self, old_jti: String, new: NewToken, audit: AuditEntry) -> Result<()> {
+    pub async fn replace_token(
+        &self,
+        old_jti: String,
+        new: NewToken,
+        audit: AuditEntry,
+    ) -> Result<()> {
         self.write(move |tx| {
             let n = tx.execute(
                 "UPDATE tokens SET revoked_at = ?2, revoke_reason = 'renewed'
@@ -144,7 +151,11 @@ impl Store {
     }
 
     /// Stores a new active signing key (start-up).
-    pub fn insert_signing_key_blocking(&self, key: SigningKeyRecord, audit: AuditEntry) -> Result<()> {
+    pub fn insert_signing_key_blocking(
+        &self,
+        key: SigningKeyRecord,
+        audit: AuditEntry,
+    ) -> Result<()> {
         self.write_blocking(|tx| {
             if key.active {
                 tx.execute("UPDATE signing_keys SET active = 0 WHERE active = 1", [])?;
@@ -152,7 +163,13 @@ impl Store {
             tx.execute(
                 "INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, active)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key.kid, key.public_key, key.private_key_sealed, key.created_at, key.active],
+                params![
+                    key.kid,
+                    key.public_key,
+                    key.private_key_sealed,
+                    key.created_at,
+                    key.active
+                ],
             )?;
             append(tx, &audit)
         })

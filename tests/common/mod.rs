@@ -25,16 +25,23 @@ pub struct TestServer {
     pub ca_pem: String,
     pub admin_password: String,
     pub running: Option<RunningServer>,
+    pub ensure_admin: bool,
 }
 
 pub struct Options {
     pub rps: u32,
     pub burst: u32,
+    /// Create the `admin` account at start (as `mciassrv dev` does).
+    pub ensure_admin: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { rps: 10_000, burst: 10_000 }
+        Self {
+            rps: 10_000,
+            burst: 10_000,
+            ensure_admin: true,
+        }
     }
 }
 
@@ -48,6 +55,13 @@ impl TestServer {
     }
 
     pub async fn start_with(opts: Options) -> Self {
+        let mut s = Self::prepare(opts);
+        s.boot().await;
+        s
+    }
+
+    /// Writes the directory (TLS files, keyfile, config) without starting.
+    pub fn prepare(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (ca, cert, key) = mcias::dev::generate_tls().unwrap();
         std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
@@ -88,31 +102,39 @@ burst = {}
         std::fs::write(&path, text).unwrap();
         let config = Config::load(&path).unwrap();
         let clock = ManualClock::new(SystemClock.now());
-        let mut s = Self {
+        Self {
             dir,
             config,
             clock,
             ca_pem: ca,
             admin_password: String::new(),
             running: None,
-        };
-        s.boot().await;
-        s
+            ensure_admin: opts.ensure_admin,
+        }
     }
 
-    async fn boot(&mut self) {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mcias.toml")
+    }
+
+    pub async fn boot(&mut self) {
         let idm = Arc::new(
             Idm::open(
                 &self.config,
                 KeySource::from_config(&self.config).unwrap(),
                 self.clock.clone(),
                 Arc::new(OsRandom),
-                PoolSize { workers: 2, queue: 16 },
+                PoolSize {
+                    workers: 2,
+                    queue: 16,
+                },
             )
             .await
             .unwrap(),
         );
-        if let Some(pw) = idm.ensure_admin("admin").await.unwrap() {
+        if self.ensure_admin
+            && let Some(pw) = idm.ensure_admin("admin").await.unwrap()
+        {
             self.admin_password = pw.to_string();
         }
         self.running = Some(server::start(&self.config, idm).await.unwrap());
@@ -165,7 +187,12 @@ burst = {}
         AdminServiceClient::new(self.channel().await)
     }
 
-    pub async fn try_login(&self, user: &str, pw: &str, totp: &str) -> Result<String, tonic::Status> {
+    pub async fn try_login(
+        &self,
+        user: &str,
+        pw: &str,
+        totp: &str,
+    ) -> Result<String, tonic::Status> {
         self.auth()
             .await
             .login(pb::LoginRequest {
@@ -188,7 +215,9 @@ burst = {}
     pub async fn valid(&self, token: &str) -> bool {
         self.tokens()
             .await
-            .validate_token(pb::ValidateTokenRequest { token: token.into() })
+            .validate_token(pb::ValidateTokenRequest {
+                token: token.into(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -196,7 +225,13 @@ burst = {}
     }
 
     /// Creates an account as admin and returns its id.
-    pub async fn create(&self, admin: &str, username: &str, ty: pb::AccountType, pw: &str) -> String {
+    pub async fn create(
+        &self,
+        admin: &str,
+        username: &str,
+        ty: pb::AccountType,
+        pw: &str,
+    ) -> String {
         self.accounts()
             .await
             .create_account(authed(

@@ -91,7 +91,10 @@ impl AccountService for AccountApi {
         }))
     }
 
-    async fn get_account(&self, req: Request<GetAccountRequest>) -> Result<Response<GetAccountResponse>, Status> {
+    async fn get_account(
+        &self,
+        req: Request<GetAccountRequest>,
+    ) -> Result<Response<GetAccountResponse>, Status> {
         let a = self.0.get_account(&req.into_inner().id).await?;
         Ok(Response::new(GetAccountResponse {
             account: Some(account(a)),
@@ -128,21 +131,33 @@ impl AccountService for AccountApi {
         Ok(Response::new(DeleteAccountResponse {}))
     }
 
-    async fn get_roles(&self, req: Request<GetRolesRequest>) -> Result<Response<GetRolesResponse>, Status> {
+    async fn get_roles(
+        &self,
+        req: Request<GetRolesRequest>,
+    ) -> Result<Response<GetRolesResponse>, Status> {
         let roles = self.0.get_roles(&req.into_inner().account_id).await?;
         Ok(Response::new(GetRolesResponse { roles }))
     }
 
-    async fn set_roles(&self, req: Request<SetRolesRequest>) -> Result<Response<SetRolesResponse>, Status> {
+    async fn set_roles(
+        &self,
+        req: Request<SetRolesRequest>,
+    ) -> Result<Response<SetRolesResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
         let roles = self.0.set_roles(&c, &r.account_id, &r.roles).await?;
         Ok(Response::new(SetRolesResponse { roles }))
     }
 
-    async fn get_pg_creds(&self, req: Request<GetPgCredsRequest>) -> Result<Response<GetPgCredsResponse>, Status> {
+    async fn get_pg_creds(
+        &self,
+        req: Request<GetPgCredsRequest>,
+    ) -> Result<Response<GetPgCredsResponse>, Status> {
         let c = caller(&req);
-        let p = self.0.get_pg_creds(&c, &req.into_inner().account_id).await?;
+        let p = self
+            .0
+            .get_pg_creds(&c, &req.into_inner().account_id)
+            .await?;
         Ok(Response::new(GetPgCredsResponse {
             creds: Some(PgCreds {
                 host: p.host,
@@ -154,7 +169,10 @@ impl AccountService for AccountApi {
         }))
     }
 
-    async fn set_pg_creds(&self, req: Request<SetPgCredsRequest>) -> Result<Response<SetPgCredsResponse>, Status> {
+    async fn set_pg_creds(
+        &self,
+        req: Request<SetPgCredsRequest>,
+    ) -> Result<Response<SetPgCredsResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
         let port = u16::try_from(r.port)

@@ -17,7 +17,10 @@ pub struct AdminApi(pub Arc<Idm>);
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
-    async fn health(&self, _req: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
+    async fn health(
+        &self,
+        _req: Request<HealthRequest>,
+    ) -> Result<Response<HealthResponse>, Status> {
         let status = if self.0.healthy().await {
             "SERVING"
         } else {
@@ -43,7 +46,10 @@ impl AdminService for AdminApi {
             since: r.since.map(|t| t.seconds),
             before_id: None,
         };
-        let (events, next) = self.0.list_audit(filter, r.page_size, &r.page_token).await?;
+        let (events, next) = self
+            .0
+            .list_audit(filter, r.page_size, &r.page_token)
+            .await?;
         Ok(Response::new(ListAuditEventsResponse {
             events: events
                 .into_iter()

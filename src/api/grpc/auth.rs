@@ -30,12 +30,18 @@ impl AuthService for AuthApi {
         }))
     }
 
-    async fn logout(&self, req: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
+    async fn logout(
+        &self,
+        req: Request<LogoutRequest>,
+    ) -> Result<Response<LogoutResponse>, Status> {
         self.0.logout(&caller(&req)).await?;
         Ok(Response::new(LogoutResponse {}))
     }
 
-    async fn renew_token(&self, req: Request<RenewTokenRequest>) -> Result<Response<RenewTokenResponse>, Status> {
+    async fn renew_token(
+        &self,
+        req: Request<RenewTokenRequest>,
+    ) -> Result<Response<RenewTokenResponse>, Status> {
         let t = self.0.renew(&caller(&req)).await?;
         Ok(Response::new(RenewTokenResponse {
             token: t.token.to_string(),
@@ -43,7 +49,10 @@ impl AuthService for AuthApi {
         }))
     }
 
-    async fn enroll_totp(&self, req: Request<EnrollTotpRequest>) -> Result<Response<EnrollTotpResponse>, Status> {
+    async fn enroll_totp(
+        &self,
+        req: Request<EnrollTotpRequest>,
+    ) -> Result<Response<EnrollTotpResponse>, Status> {
         let (secret, uri) = self.0.enroll_totp(&caller(&req)).await?;
         Ok(Response::new(EnrollTotpResponse {
             secret: secret.to_string(),
@@ -51,13 +60,19 @@ impl AuthService for AuthApi {
         }))
     }
 
-    async fn confirm_totp(&self, req: Request<ConfirmTotpRequest>) -> Result<Response<ConfirmTotpResponse>, Status> {
+    async fn confirm_totp(
+        &self,
+        req: Request<ConfirmTotpRequest>,
+    ) -> Result<Response<ConfirmTotpResponse>, Status> {
         let c = caller(&req);
         self.0.confirm_totp(&c, &req.into_inner().code).await?;
         Ok(Response::new(ConfirmTotpResponse {}))
     }
 
-    async fn remove_totp(&self, req: Request<RemoveTotpRequest>) -> Result<Response<RemoveTotpResponse>, Status> {
+    async fn remove_totp(
+        &self,
+        req: Request<RemoveTotpRequest>,
+    ) -> Result<Response<RemoveTotpResponse>, Status> {
         let c = caller(&req);
         self.0.remove_totp(&c, &req.into_inner().account_id).await?;
         Ok(Response::new(RemoveTotpResponse {}))
@@ -70,7 +85,11 @@ impl AuthService for AuthApi {
         let c = caller(&req);
         let r = req.into_inner();
         self.0
-            .change_password(&c, Zeroizing::new(r.current_password), Zeroizing::new(r.new_password))
+            .change_password(
+                &c,
+                Zeroizing::new(r.current_password),
+                Zeroizing::new(r.new_password),
+            )
             .await?;
         Ok(Response::new(ChangePasswordResponse {}))
     }

@@ -17,5 +17,8 @@ use crate::idm::Caller;
 
 /// The caller the gate attached to the request.
 fn caller<T>(req: &Request<T>) -> Caller {
-    req.extensions().get::<Caller>().cloned().unwrap_or_default()
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default()
 }

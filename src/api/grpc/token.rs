@@ -50,7 +50,10 @@ impl TokenService for TokenApi {
         }))
     }
 
-    async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> Result<Response<RevokeTokenResponse>, Status> {
+    async fn revoke_token(
+        &self,
+        req: Request<RevokeTokenRequest>,
+    ) -> Result<Response<RevokeTokenResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
         self.0.revoke_token(&c, &r.jti, &r.reason).await?;
