@@ -1,23 +1,41 @@
 # MCIAS build entry points. `make test` is what CI runs (via .ci/run).
+#
+# Areas of the project add their own rules in mk/*.mk and hook them into the
+# aggregate targets below by appending to TOOLS_TARGETS, GEN_TARGETS,
+# LINT_TARGETS and TEST_TARGETS.
 
 CARGO ?= cargo
 BUF   := tools/node_modules/.bin/buf
 
-.PHONY: all build test lint fmt run tools clean
+TOOLS_TARGETS := tools-buf
+GEN_TARGETS   :=
+LINT_TARGETS  := lint-rust lint-proto
+TEST_TARGETS  := test-rust
+
+.PHONY: all build test lint fmt run tools clean \
+        tools-buf lint-rust lint-proto test-rust
 
 all: build
+
+-include mk/*.mk
 
 build:
 	$(CARGO) build --release --bins
 
-## Runs every test suite: unit, integration (real server over TLS), CLI.
-test:
+## Runs every test suite: unit, integration (real server over TLS), CLI, clients.
+test: $(TEST_TARGETS)
+
+test-rust:
 	$(CARGO) test --all-targets
 
-## Formatting, clippy (warnings are errors) and buf lint.
-lint: $(BUF)
+## Formatting, clippy (warnings are errors), buf lint, and each area's linters.
+lint: $(LINT_TARGETS)
+
+lint-rust:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+lint-proto: $(BUF)
 	cd proto && ../$(BUF) lint
 
 fmt:
@@ -27,8 +45,10 @@ fmt:
 run:
 	$(CARGO) run --bin mciassrv -- dev
 
-## Pinned command-line tools (buf from npm) installed into tools/.
-tools: $(BUF)
+## Pinned command-line tools, installed through the project's own files.
+tools: $(TOOLS_TARGETS)
+
+tools-buf: $(BUF)
 
 $(BUF): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund
