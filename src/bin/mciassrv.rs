@@ -75,6 +75,10 @@ fn print_dev_banner(setup: &dev::DevSetup, addr: std::net::SocketAddr, password:
 
 async fn run(cli: ServerCli) -> Result<()> {
     let (config, dev_setup) = match (cli.command, cli.config) {
+        (Some(ServerCommand::Openapi), _) => {
+            println!("{}", server::openapi_json()?);
+            return Ok(());
+        }
         (Some(ServerCommand::Dev { data_dir, listen }), _) => {
             let setup = dev::prepare(&data_dir, listen, &OsRandom)?;
             (setup.config.clone(), Some(setup))
