@@ -50,8 +50,10 @@ tools: $(TOOLS_TARGETS)
 
 tools-buf: $(BUF)
 
+# `npm install` with the committed lock file: the registry serves only this
+# platform's buf binaries, which `npm ci` treats as a lock mismatch.
 $(BUF): tools/package.json tools/package-lock.json
-	npm ci --prefix tools --no-audit --no-fund
+	cd tools && npm install --no-audit --no-fund
 	touch $(BUF)
 
 clean:

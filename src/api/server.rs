@@ -289,7 +289,7 @@ async fn serve(
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(10))
+            .header_read_timeout(Duration::from_secs(30))
             .max_buf_size(64 * 1024);
         builder
             .http2()
