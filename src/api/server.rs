@@ -24,6 +24,7 @@ use super::{pb, tls};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::idm::Idm;
+use crate::store::DbLock;
 
 /// How often expired revocations are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -36,6 +37,8 @@ pub struct RunningServer {
     task: JoinHandle<Result<()>>,
     grace: Duration,
     idm: Arc<Idm>,
+    // Held while serving so `mciasdb` refuses to write; released on drop.
+    db_lock: DbLock,
 }
 
 type HealthSvc = tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>;
@@ -77,6 +80,7 @@ impl RunningServer {
         tokio::task::spawn_blocking(move || store.checkpoint())
             .await
             .map_err(|e| Error::internal(format!("checkpoint task: {e}")))??;
+        drop(self.db_lock);
         tracing::info!("server stopped");
         res
     }
@@ -84,6 +88,7 @@ impl RunningServer {
 
 /// Binds the listener and serves in the background.
 pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
+    let db_lock = DbLock::acquire(idm.store().path())?;
     let tls_config = if config.server.insecure_plaintext {
         None
     } else {
@@ -206,5 +211,6 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
         task,
         grace: config.server.shutdown_grace.std(),
         idm,
+        db_lock,
     })
 }

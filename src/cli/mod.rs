@@ -1,4 +1,11 @@
-//! Command-line definitions, shared by the binaries and man-page generation.
+//! Command-line definitions, shared by the binaries and man-page generation,
+//! and the commands of the operator tools: `ctl` / `ctl_run` (`mciasctl`, a
+//! gRPC client) and `db_run` (`mciasdb`, offline, through `idm` and `store`).
+
+pub mod ctl;
+pub mod ctl_run;
+pub mod output;
+pub mod prompt;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
