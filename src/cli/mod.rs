@@ -4,6 +4,8 @@
 
 pub mod ctl;
 pub mod ctl_run;
+pub mod db;
+pub mod db_run;
 pub mod output;
 pub mod prompt;
 
@@ -40,29 +42,4 @@ pub enum ServerCommand {
     },
 }
 
-/// `mciasdb`: offline database maintenance.
-#[derive(Debug, Parser)]
-#[command(name = "mciasdb", version, about = "MCIAS offline database tool")]
-pub struct DbCli {
-    /// Path of the server's TOML configuration file (for the database path
-    /// and the master key).
-    #[arg(long, value_name = "PATH", env = "MCIAS_CONFIG")]
-    pub config: PathBuf,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: DbCommand,
-}
-
-/// `mciasdb` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum DbCommand {
-    /// Creates the first admin account; refused when an active admin exists.
-    BootstrapAdmin {
-        /// The admin's username.
-        #[arg(long, value_name = "NAME")]
-        username: String,
-        /// Read the password from the first line of standard input.
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-}
+pub use db::{DbCli, DbCommand};

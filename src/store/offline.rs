@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::audit::append;
 use super::tokens::revoke_all;
-use super::{AuditEntry, Store, TokenRecord};
+use super::{AccountRecord, AuditEntry, Store, TokenRecord};
 use crate::error::{Error, Result};
 
 /// The `server_config` key of the sealed master key check value.
@@ -179,6 +179,21 @@ impl Store {
             };
             append(tx, &audit)?;
             Ok(values.len())
+        })
+    }
+
+    /// Every account in creation order; deleted ones only when
+    /// `include_deleted`.
+    pub fn all_accounts_blocking(&self, include_deleted: bool) -> Result<Vec<AccountRecord>> {
+        self.read_blocking(move |c| {
+            let sql = format!(
+                "SELECT {} FROM accounts WHERE (?1 OR status <> 4) ORDER BY id",
+                super::accounts::COLUMNS
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map([include_deleted], super::accounts::from_row)?;
+            rows.map(|r| r.map_err(Error::from).and_then(super::accounts::finish))
+                .collect()
         })
     }
 
