@@ -665,10 +665,13 @@ async fn update_status(cx: &Ctx, ch: &Channel, account: &str, status: pb::Accoun
     Ok(())
 }
 
+/// A change to an account's role list.
+type RoleEdit = Box<dyn FnOnce(Vec<String>) -> Vec<String>>;
+
 async fn role(cx: &Ctx, c: RoleCommand) -> R<()> {
     let ch = cx.channel().await?;
     let mut client = AccountServiceClient::new(ch.clone());
-    let (account, change): (String, Option<Box<dyn FnOnce(Vec<String>) -> Vec<String>>>) = match c {
+    let (account, change): (String, Option<RoleEdit>) = match c {
         RoleCommand::Get { account } => (account, None),
         RoleCommand::Set { account, roles } => (account, Some(Box::new(move |_| roles))),
         RoleCommand::Grant { account, role } => (

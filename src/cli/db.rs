@@ -89,7 +89,12 @@ pub enum DbCommand {
     Rekey {
         /// A keyfile with the new key (32 bytes: 64 hex characters, base64
         /// or raw; mode 0600).
-        #[arg(long, value_name = "FILE", conflicts_with = "new_passphrase_env", required_unless_present = "new_passphrase_env")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "new_passphrase_env",
+            required_unless_present = "new_passphrase_env"
+        )]
         new_keyfile: Option<PathBuf>,
         /// The name of an environment variable holding the new passphrase.
         #[arg(long, value_name = "VAR")]

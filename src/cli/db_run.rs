@@ -329,11 +329,10 @@ async fn run_read_only(
             };
             let s = store.clone();
             let now = SystemClock.now();
-            let tokens = tokio::task::spawn_blocking(move || {
-                s.list_tokens_blocking(account_id, all, now)
-            })
-            .await
-            .map_err(|e| Error::internal(format!("task: {e}")))??;
+            let tokens =
+                tokio::task::spawn_blocking(move || s.list_tokens_blocking(account_id, all, now))
+                    .await
+                    .map_err(|e| Error::internal(format!("task: {e}")))??;
             let rows: Vec<Value> = tokens
                 .iter()
                 .map(|t| {
@@ -454,6 +453,9 @@ async fn backup(p: &Printer, store: &Store, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A change to an account's role list.
+type RoleEdit = Box<dyn FnOnce(&mut Vec<String>) + Send>;
+
 async fn run_write(p: &Printer, idm: &Idm, command: DbCommand) -> Result<ExitCode> {
     let caller = Caller::offline_tool();
     let store = idm.store().clone();
@@ -538,7 +540,7 @@ async fn run_write(p: &Printer, idm: &Idm, command: DbCommand) -> Result<ExitCod
             }
         },
         DbCommand::Role(c) => {
-            let (account, change): (String, Box<dyn FnOnce(&mut Vec<String>) + Send>) = match c {
+            let (account, change): (String, RoleEdit) = match c {
                 DbRoleCommand::Grant { account, role } => {
                     (account, Box::new(move |r: &mut Vec<String>| r.push(role)))
                 }

@@ -10,7 +10,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// The role that grants administration.
 pub const ADMIN_ROLE: &str = "admin";
 
-pub(super) const COLUMNS: &str = "id, username, account_type, status, password_hash, totp_secret_sealed,
+pub(super) const COLUMNS: &str =
+    "id, username, account_type, status, password_hash, totp_secret_sealed,
     totp_enabled, totp_last_step, failed_logins, locked_until, created_at, updated_at";
 
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
