@@ -153,7 +153,7 @@ pub enum AccountCommand {
         /// The username.
         username: String,
         /// Human or system.
-        #[arg(long = "type", value_enum, default_value_t = Kind::Human)]
+        #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = Kind::Human)]
         kind: Kind,
         /// Read the password from the first line of standard input.
         #[arg(long)]

@@ -154,7 +154,7 @@ pub enum DbAccountCommand {
         /// The username.
         username: String,
         /// Human or system.
-        #[arg(long = "type", value_enum, default_value_t = DbKind::Human)]
+        #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = DbKind::Human)]
         kind: DbKind,
         /// A role to grant (repeatable).
         #[arg(long = "role", value_name = "ROLE")]

@@ -6,6 +6,7 @@ pub mod ctl;
 pub mod ctl_run;
 pub mod db;
 pub mod db_run;
+pub mod man;
 pub mod output;
 pub mod prompt;
 
