@@ -388,6 +388,9 @@ async fn tokens_totp_pgcreds_password_and_audit() {
     assert_eq!(out.code, 1);
     let out = ctl.j(&["token", "validate", "--stdin"], "");
     assert_eq!(out.code, 2);
+    let out = ctl.j(&["token", "revoke", "no-such-jti"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "NOT_FOUND");
 
     let keys = ctl.j(&["token", "keys"], "").json();
     assert_eq!(keys.len(), 1);
@@ -401,6 +404,9 @@ async fn tokens_totp_pgcreds_password_and_audit() {
     assert_ne!(before, after);
     assert!(!s.valid(before.trim()).await);
     assert!(s.valid(after.trim()).await);
+    let out = ctl.j(&["--token", before.trim(), "token", "renew"], "");
+    assert_eq!(out.code, 1, "a revoked token cannot be renewed");
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
 
     // TOTP for bob.
     let bob = Ctl::new(&s);

@@ -346,6 +346,7 @@ async fn account_role_token_pgcreds_and_audit_commands() {
         .map(|e| e["details"]["username"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["svc", "carol"], "newest first");
+    assert!(created.iter().all(|e| e["details"]["via"] == "mciasdb"));
     for event in [
         "password_set",
         "account_update",
@@ -372,6 +373,29 @@ async fn account_role_token_pgcreds_and_audit_commands() {
     assert_eq!(v["pending"], serde_json::json!([]));
     let v = one(&mciasdb(&s, &["--json", "schema", "migrate"], ""));
     assert_eq!(v["applied"], serde_json::json!([]));
+    // A migration not recorded as applied is reported, with exit status 1.
+    let c = rusqlite::Connection::open(s.db_path()).unwrap();
+    let applied_at: i64 = c
+        .query_row(
+            "SELECT applied_at FROM schema_migrations WHERE version = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute("DELETE FROM schema_migrations WHERE version = 1", [])
+        .unwrap();
+    let out = mciasdb(&s, &["--json", "schema", "verify"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(v["pending"], serde_json::json!(["0001_init"]));
+    assert!(stderr(&out).contains("pending"));
+    c.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '0001_init', ?1)",
+        [applied_at],
+    )
+    .unwrap();
+    drop(c);
     let v = one(&mciasdb(&s, &["--json", "verify"], ""));
     assert_eq!(v["ok"], true);
     assert!(
