@@ -317,8 +317,7 @@ is not trusted.
 With
 .B \-\-output json
 every record is one JSON object on its own line, with stable field names;
-actions print an object with
-.B \(dqok\(dq: true .
+actions print an object with \fB\(dqok\(dq: true\fR.
 Errors are printed on standard error as
 .B {\(dqerror\(dq:{\(dqcode\(dq:...,\(dqmessage\(dq:...},\(dqexit\(dq:N}
 in JSON mode.
@@ -476,20 +475,7 @@ database.
 .BR mcias.conf (5)
 "#;
 
-const SRV_EXTRA: &str = r#".SH COMMANDS
-.SS "mciassrv \-\-config PATH"
-Serves gRPC over TLS with the configuration at
-.IR PATH ;
-see
-.BR mcias.conf (5).
-.SS "mciassrv dev"
-Creates (or reuses) a development data directory with a configuration, a
-master keyfile, a development CA, a database and an
-.B admin
-account whose random password is printed once and saved to
-.IR DIR/admin\-password ,
-then serves on 127.0.0.1:8443.
-.SH SIGNALS
+const SRV_EXTRA: &str = r#".SH SIGNALS
 .TP
 .BR SIGTERM ", " SIGINT
 Graceful shutdown: stop accepting connections, drain in\-flight calls for up

@@ -17,7 +17,15 @@ use clap::{Parser, Subcommand};
 
 /// `mciassrv`: the MCIAS identity server.
 #[derive(Debug, Parser)]
-#[command(name = "mciassrv", version, about = "MCIAS identity and access server")]
+#[command(
+    name = "mciassrv",
+    version,
+    about = "MCIAS identity and access server",
+    long_about = "mciassrv serves the MCIAS API over gRPC and TLS with the configuration \
+        given by --config (see mcias.conf(5)). `mciassrv dev` creates or reuses a \
+        development data directory and serves on 127.0.0.1:8443; it prints the admin \
+        password once when it creates the admin account."
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ServerCli {
     /// Path of the TOML configuration file.
