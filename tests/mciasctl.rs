@@ -585,3 +585,61 @@ async fn audit_follow_prints_new_events() {
     let _ = child.wait();
     assert!(seen, "--follow printed the new event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_login_prompts_for_the_totp_code_after_a_refusal() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().await;
+    s.create(&admin, "tina", pb::AccountType::Human, "tina password 1")
+        .await;
+    let tina = s.login("tina", "tina password 1").await;
+    let e = s
+        .auth()
+        .await
+        .enroll_totp(common::authed(pb::EnrollTotpRequest {}, &tina))
+        .await
+        .unwrap()
+        .into_inner();
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(e.secret.as_bytes())
+        .unwrap();
+    let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
+    s.auth()
+        .await
+        .confirm_totp(common::authed(pb::ConfirmTotpRequest { code }, &tina))
+        .await
+        .unwrap();
+    s.clock.advance(30);
+    let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
+
+    let ctl = Ctl::new(&s);
+    let cmd = format!(
+        "{} --server {} --ca-cert {} login",
+        env!("CARGO_BIN_EXE_mciasctl"),
+        ctl.server,
+        ctl.ca.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("MCIAS_TOKEN")
+        .env("MCIAS_TOKEN_FILE", &ctl.token_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` provides the terminal for this test");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("tina\ntina password 1\n{code}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Password:"), "{text}");
+    assert!(text.contains("TOTP code:"), "{text}");
+    assert!(text.contains("logged in as tina"), "{text}");
+    let token = std::fs::read_to_string(&ctl.token_file).unwrap();
+    assert!(s.valid(token.trim()).await);
+}

@@ -750,3 +750,58 @@ async fn rekey_then_the_new_key_works_and_the_old_one_is_refused() {
         .unwrap();
     assert_eq!(creds.password, "pg password");
 }
+
+/// Runs `mciasdb` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn mciasdb_on_tty(config: &std::path::Path, args: &str, input: &str) -> std::process::Output {
+    let cmd = format!(
+        "{} --config {} {args}",
+        env!("CARGO_BIN_EXE_mciasdb"),
+        config.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` provides the terminal for this test");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_prompted_twice_on_a_terminal() {
+    let mut s = TestServer::start().await;
+    s.stop().await;
+    let out = mciasdb_on_tty(
+        &s.config_path(),
+        "account create erin",
+        "erin password 1\nerin password 2\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Password (again)"), "{text}");
+    assert!(text.contains("do not match"), "{text}");
+    let out = mciasdb(&s, &["account", "get", "erin"], "");
+    assert_eq!(out.status.code(), Some(1), "nothing was created");
+
+    let out = mciasdb_on_tty(
+        &s.config_path(),
+        "account create erin",
+        "erin password 1\nerin password 1\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    s.boot().await;
+    let token = s.login("erin", "erin password 1").await;
+    assert!(s.valid(&token).await);
+}
