@@ -193,7 +193,7 @@ async fn run(cli: DbCli) -> Result<ExitCode> {
                 .await
                 .map_err(|e| Error::internal(format!("task: {e}")))??
             };
-            let store = Store::open_existing(&db)?;
+            let store = tokio::task::block_in_place(|| Store::open_existing(&db))?;
             store
                 .append_audit(tool_audit(
                     "database_restore",
@@ -216,7 +216,7 @@ async fn run(cli: DbCli) -> Result<ExitCode> {
         }
         DbCommand::Schema(SchemaCommand::Migrate) => {
             let before = if db.exists() {
-                Store::open(&db)?.pending_migrations()?
+                tokio::task::block_in_place(|| Store::open(&db)?.pending_migrations())?
             } else {
                 Vec::new()
             };
@@ -662,7 +662,7 @@ async fn run_write(p: &Printer, idm: &Idm, command: DbCommand) -> Result<ExitCod
                     ));
                 }
             };
-            let n = idm.rekey(&new)?;
+            let n = tokio::task::block_in_place(|| idm.rekey(&new))?;
             p.ack(
                 &format!(
                     "re-sealed {n} value(s) and the key check under the new master key; \
