@@ -45,8 +45,8 @@ lint-dist:
 install: build
 	PREFIX=$(PREFIX) sh dist/install.sh target/release
 
-## Release tarball: target/dist/mcias-VERSION-TRIPLE.tar.gz with the
-## binaries, man pages, unit, example configs and install.sh.
+## Release tarball: target/dist/mcias-VERSION-TRIPLE.tar.gz (and .sha256)
+## with the binaries, man pages, unit, example configs and install.sh.
 dist: build
 	rm -rf $(DIST_DIR)/$(DIST_NAME)
 	mkdir -p $(DIST_DIR)/$(DIST_NAME)/bin
@@ -57,6 +57,7 @@ dist: build
 	  dist/mcias-dev.conf.example dist/mcias.env.example README.md \
 	  $(DIST_DIR)/$(DIST_NAME)/
 	tar -C $(DIST_DIR) -czf $(DIST_DIR)/$(DIST_NAME).tar.gz $(DIST_NAME)
+	cd $(DIST_DIR) && sha256sum $(DIST_NAME).tar.gz >$(DIST_NAME).tar.gz.sha256
 	@echo "$(DIST_DIR)/$(DIST_NAME).tar.gz"
 
 ## The server image (needs a Docker engine; not run in CI).

@@ -322,6 +322,32 @@ Errors are printed on standard error as
 .B {\(dqerror\(dq:{\(dqcode\(dq:...,\(dqmessage\(dq:...},\(dqexit\(dq:N}
 in JSON mode.
 Timestamps are RFC 3339 in UTC.
+The records and their fields:
+.TP
+accounts
+id, username, type, status, totp_enabled, created_at, updated_at
+.TP
+claims (\fBwhoami\fR, \fBtoken validate\fR)
+valid, subject, roles, token_type, issuer, issued_at, expires_at, jti
+.TP
+roles
+account_id, roles
+.TP
+\fBtoken issue\fR
+account_id, token, expires_at
+.TP
+\fBtoken keys\fR
+kid, kty, crv, alg, use, x
+.TP
+\fBtotp enroll\fR
+secret, otpauth_uri
+.TP
+\fBpgcreds get\fR
+account_id, host, port, database, username, password
+.TP
+audit events
+id, occurred_at, event_type, outcome, actor_id, target_id, peer, details
+(an object)
 .SH EXAMPLES
 Log in to a development server and look around:
 .PP
