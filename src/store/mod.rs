@@ -8,12 +8,19 @@
 
 mod accounts;
 mod audit;
+mod lock;
 mod model;
+mod offline;
 mod refresh;
 mod tokens;
 
 pub use accounts::{ADMIN_ROLE, LoginSuccess};
+pub use lock::{DbLock, lock_path};
 pub use model::*;
+pub use offline::{
+    MASTER_KEY_CHECK, MASTER_KEY_KDF, NewKeyMaterial, SealedValue, check_file_integrity,
+    replace_database, sibling,
+};
 pub use refresh::{NewRefresh, RefreshOutcome, RefreshRecord};
 
 use std::path::{Path, PathBuf};
