@@ -895,3 +895,70 @@ async fn reflection_and_standard_health() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 }
+
+#[tokio::test]
+async fn the_binary_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let s = common::TestServer::prepare(common::Options::default());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mciassrv"))
+        .arg("--config")
+        .arg(s.config_path())
+        .env("MCIAS_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the log on a thread so a silent server fails the test, not hangs it.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(std::time::Duration::from_secs(60));
+    // The log line announcing the listener names the bound port.
+    let port = loop {
+        let line = next().expect("the server did not announce its port");
+        if let Some(rest) = line.split("addr=127.0.0.1:").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap();
+        }
+    };
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&s.ca_pem))
+        .domain_name("localhost");
+    let channel = tonic::transport::Channel::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let h = pb::admin_service_client::AdminServiceClient::new(channel)
+        .health(pb::HealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(h.status, "SERVING");
+
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = std::iter::from_fn(|| next().ok()).collect();
+    assert!(status.success(), "exit status {status:?}: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("server stopped")),
+        "{rest:?}"
+    );
+}

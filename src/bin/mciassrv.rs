@@ -20,8 +20,11 @@ fn init_logging(cfg: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MCIAS_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Colours only on a terminal: log files and journald get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match cfg.format {
         LogFormat::Json => builder.json().init(),
