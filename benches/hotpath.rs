@@ -21,9 +21,7 @@ use mcias::idm::{Idm, KeySource};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 const CONCURRENCY: usize = 16;
-const VALIDATIONS: usize = 20_000;
 const CHAINS: usize = 16;
-const REFRESHES_PER_CHAIN: usize = 100;
 const PW: &str = "benchmark password";
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -37,6 +35,10 @@ fn authed<T>(msg: T, token: &str) -> Res<tonic::Request<T>> {
 
 #[tokio::main]
 async fn main() -> Res<()> {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this as
+    // a quick smoke run of the same code.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (validations, refreshes_per_chain) = if full { (20_000, 100) } else { (160, 2) };
     let dir = tempfile::tempdir()?;
     let (ca, cert, key) = mcias::dev::generate_tls()?;
     std::fs::write(dir.path().join("server.pem"), cert)?;
@@ -109,7 +111,8 @@ level = "warn"
         .await?;
 
     println!(
-        "MCIAS hot path (server and load generator on this machine, {CONCURRENCY} concurrent callers)"
+        "MCIAS hot path{} (server and load generator on this machine, {CONCURRENCY} concurrent callers)",
+        if full { "" } else { ", smoke run" }
     );
 
     // ValidateToken.
@@ -120,7 +123,7 @@ level = "warn"
         let mut c = TokenServiceClient::new(channel.clone());
         let token = admin.clone();
         tasks.push(tokio::spawn(async move {
-            for _ in 0..VALIDATIONS / CONCURRENCY {
+            for _ in 0..validations / CONCURRENCY {
                 let v = c
                     .validate_token(pb::ValidateTokenRequest {
                         token: token.clone(),
@@ -141,8 +144,8 @@ level = "warn"
     let secs = start.elapsed().as_secs_f64();
     let after = idm.store().io_counts();
     println!(
-        "ValidateToken:    {:>8.0} /s  ({VALIDATIONS} calls in {secs:.2}s; database reads {}, writes {})",
-        VALIDATIONS as f64 / secs,
+        "ValidateToken:    {:>8.0} /s  ({validations} calls in {secs:.2}s; database reads {}, writes {})",
+        validations as f64 / secs,
         after.reads - before.reads,
         after.writes - before.writes
     );
@@ -156,7 +159,7 @@ level = "warn"
         let mut c = TokenServiceClient::new(channel.clone());
         let token = admin.clone();
         tasks.push(tokio::spawn(async move {
-            for _ in 0..VALIDATIONS / CONCURRENCY {
+            for _ in 0..validations / CONCURRENCY {
                 let i = c
                     .introspect_token(authed(
                         pb::IntrospectTokenRequest {
@@ -181,8 +184,8 @@ level = "warn"
     let secs = start.elapsed().as_secs_f64();
     let after = idm.store().io_counts();
     println!(
-        "IntrospectToken:  {:>8.0} /s  ({VALIDATIONS} calls in {secs:.2}s; database reads {}, writes {})",
-        VALIDATIONS as f64 / secs,
+        "IntrospectToken:  {:>8.0} /s  ({validations} calls in {secs:.2}s; database reads {}, writes {})",
+        validations as f64 / secs,
         after.reads - before.reads,
         after.writes - before.writes
     );
@@ -207,7 +210,7 @@ level = "warn"
         let mut c = AuthServiceClient::new(channel.clone());
         tasks.push(tokio::spawn(async move {
             let mut current = first;
-            for _ in 0..REFRESHES_PER_CHAIN {
+            for _ in 0..refreshes_per_chain {
                 current = c
                     .refresh_token(pb::RefreshTokenRequest {
                         refresh_token: current,
@@ -224,7 +227,7 @@ level = "warn"
     }
     let secs = start.elapsed().as_secs_f64();
     let after = idm.store().io_counts();
-    let n = CHAINS * REFRESHES_PER_CHAIN;
+    let n = CHAINS * refreshes_per_chain;
     println!(
         "RefreshToken:     {:>8.0} /s  ({n} rotations in {secs:.2}s; {:.2} write transactions and {:.2} reads per rotation)",
         n as f64 / secs,
