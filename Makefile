@@ -51,7 +51,10 @@ tools: $(TOOLS_TARGETS)
 tools-buf: $(BUF)
 
 $(BUF): tools/package.json tools/package-lock.json
-	npm ci --prefix tools --no-audit --no-fund
+	# `npm install` honours the lock file; `npm ci` would insist on the
+	# optional buf binaries of every other platform, which not every
+	# registry mirror carries.
+	npm install --prefix tools --no-audit --no-fund
 	touch $(BUF)
 
 clean:
