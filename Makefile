@@ -50,11 +50,10 @@ tools: $(TOOLS_TARGETS)
 
 tools-buf: $(BUF)
 
+# `npm install` with the committed lock file: the registry serves only this
+# platform's buf binaries, which `npm ci` treats as a lock mismatch.
 $(BUF): tools/package.json tools/package-lock.json
-	# `npm install` honours the lock file; `npm ci` would insist on the
-	# optional buf binaries of every other platform, which not every
-	# registry mirror carries.
-	npm install --prefix tools --no-audit --no-fund
+	cd tools && npm install --no-audit --no-fund
 	touch $(BUF)
 
 clean:

@@ -1,8 +1,9 @@
-//! The request gate, one tower layer in front of every gRPC service:
-//! per-IP rate limit → authentication (Bearer JWT, revocation checked in
-//! memory) → authorization from the proto permission table → the service,
-//! then one log line (method, peer, status, duration, account; never a
-//! header, body or token).
+//! The request gate, one tower layer in front of every gRPC service (and so
+//! of every transcoded REST call): authentication (Bearer JWT, revocation
+//! checked in memory) → authorization from the proto permission table → the
+//! service, then metrics and one log line (method, peer, status, duration,
+//! account; never a header, body or token). The per-IP rate limit
+//! ([`Limiter`]) runs before, once per HTTP request on every surface.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -15,6 +16,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::Status;
 use tower::{Layer, Service};
 
+use super::metrics::Metrics;
 use super::permissions::{Permission, PermissionTable};
 use crate::config::RateLimitConfig;
 use crate::idm::{Caller, Idm};
@@ -23,11 +25,43 @@ use crate::idm::{Caller, Idm};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// The per-IP rate limit, shared by every surface.
+pub struct Limiter(DefaultKeyedRateLimiter<IpAddr>);
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Limiter")
+    }
+}
+
+impl Limiter {
+    /// A limiter with the configured rate and burst.
+    pub fn new(rate: &RateLimitConfig) -> Self {
+        let rps = NonZeroU32::new(rate.requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+        Self(RateLimiter::keyed(
+            Quota::per_second(rps).allow_burst(burst),
+        ))
+    }
+
+    /// Takes one request's worth from `ip`'s budget; false when exhausted.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        self.0.check_key(&ip).is_ok()
+    }
+
+    /// Forgets idle clients (bounded memory).
+    pub fn prune(&self) {
+        self.0.retain_recent();
+        self.0.shrink_to_fit();
+    }
+}
+
 /// Shared state of the gate.
 pub struct GateState {
     idm: Arc<Idm>,
     perms: PermissionTable,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    metrics: Arc<Metrics>,
+    login_path: String,
 }
 
 impl std::fmt::Debug for GateState {
@@ -39,21 +73,20 @@ impl std::fmt::Debug for GateState {
 }
 
 impl GateState {
-    /// Builds the gate's state.
-    pub fn new(idm: Arc<Idm>, perms: PermissionTable, rate: &RateLimitConfig) -> Self {
-        let rps = NonZeroU32::new(rate.requests_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
+    /// Builds the gate's state. `login_path` is the Login RPC's path, whose
+    /// outcomes are also counted as logins.
+    pub fn new(
+        idm: Arc<Idm>,
+        perms: PermissionTable,
+        metrics: Arc<Metrics>,
+        login_path: String,
+    ) -> Self {
         Self {
             idm,
             perms,
-            limiter: RateLimiter::keyed(Quota::per_second(rps).allow_burst(burst)),
+            metrics,
+            login_path,
         }
-    }
-
-    /// Forgets rate-limit state of idle clients (bounded memory).
-    pub fn prune_limiter(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
     }
 
     /// Decides whether a request may proceed; returns the caller on success.
@@ -63,13 +96,6 @@ impl GateState {
         peer: Option<SocketAddr>,
         authorization: Option<&str>,
     ) -> Result<Caller, Status> {
-        if let Some(addr) = peer
-            && self.limiter.check_key(&addr.ip()).is_err()
-        {
-            return Err(Status::resource_exhausted(
-                "rate limit exceeded for this client address; slow down",
-            ));
-        }
         let Some(perm) = self.perms.get(path) else {
             return Err(Status::unimplemented(format!("unknown method {path}")));
         };
@@ -168,6 +194,7 @@ where
         let admitted = self.state.admit(&path, peer, auth);
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
         Box::pin(async move {
             let (account, res) = match admitted {
                 Ok(caller) => {
@@ -178,11 +205,20 @@ where
                 Err(status) => (None, Ok(status.into_http())),
             };
             if let Ok(r) = &res {
+                let code = grpc_code(r);
+                let elapsed = start.elapsed().as_secs_f64();
+                let known = state.perms.get(&path).is_some();
+                state.metrics.record(
+                    if known { &path } else { "unknown" },
+                    code,
+                    elapsed,
+                    path == state.login_path,
+                );
                 tracing::info!(
                     method = %path,
                     peer = %peer.map(|p| p.to_string()).unwrap_or_default(),
-                    grpc_status = grpc_code(r),
-                    duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+                    grpc_status = code,
+                    duration_ms = elapsed * 1000.0,
                     account = %account.unwrap_or_default(),
                     "request"
                 );

@@ -5,10 +5,13 @@
 
 pub mod gate;
 pub mod grpc;
+pub mod metrics;
 pub mod permissions;
+pub mod rest;
 pub mod server;
 pub mod status;
 pub mod tls;
+pub mod wellknown;
 
 /// Generated protobuf messages and services, and the encoded descriptor set
 /// (with extension options kept) that drives reflection and permissions.

@@ -1,40 +1,68 @@
-//! Assembles the gRPC server: services with bounded message sizes, health,
-//! reflection (v1 and v1alpha), the gate layer, the listener, background
-//! maintenance, and graceful shutdown.
+//! Assembles and runs the server: one TLS listener serving HTTP/1.1 and
+//! HTTP/2, routed by content type — `application/grpc*` (gRPC and gRPC-Web)
+//! to the tonic services behind the gate, everything else to the HTTP
+//! endpoints and the REST transcoder — plus background maintenance and
+//! graceful shutdown.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
+use tonic::Code;
 use tonic::server::NamedService;
-use tonic::transport::Server;
+use tonic::service::Routes;
+use tower::{Layer, ServiceExt};
+use tracing::Instrument;
 
-use super::gate::{GateLayer, GateState};
+use super::gate::{Gate, GateLayer, GateState, Limiter, PeerAddr};
 use super::grpc::{AccountApi, AdminApi, AuthApi, TokenApi};
+use super::metrics::Metrics;
 use super::pb::{
     account_service_server::AccountServiceServer, admin_service_server::AdminServiceServer,
     auth_service_server::AuthServiceServer, token_service_server::TokenServiceServer,
 };
 use super::permissions::PermissionTable;
-use super::{pb, tls};
+use super::rest::{self, RestState, RouteTable};
+use super::{pb, tls, wellknown};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::idm::Idm;
 
-/// How often expired revocations are pruned.
+/// How often expired revocations and idle rate-limit state are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Longest time one request may take before it is answered with a timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+type GrpcService = tonic_web::GrpcWebService<Gate<Routes>>;
+
+/// Everything a request may need.
+#[derive(Debug)]
+struct Shared {
+    grpc: GrpcService,
+    rest: RestState,
+    limiter: Limiter,
+    idm: Arc<Idm>,
+    metrics: Arc<Metrics>,
+    issuer: String,
+    openapi: Bytes,
+}
 
 /// A running server.
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
-    task: JoinHandle<Result<()>>,
-    grace: Duration,
+    task: JoinHandle<()>,
     idm: Arc<Idm>,
 }
 
@@ -64,22 +92,65 @@ impl RunningServer {
     /// grace period, then checkpoints the database.
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.stop.send(true);
-        let mut task = self.task;
-        let res = match tokio::time::timeout(self.grace, &mut task).await {
-            Ok(joined) => joined.map_err(|e| Error::internal(format!("server task: {e}")))?,
-            Err(_) => {
-                tracing::warn!("shutdown grace period over; closing remaining connections");
-                task.abort();
-                Ok(())
-            }
-        };
+        self.task
+            .await
+            .map_err(|e| Error::internal(format!("server task: {e}")))?;
         let store = self.idm.store().clone();
         tokio::task::spawn_blocking(move || store.checkpoint())
             .await
             .map_err(|e| Error::internal(format!("checkpoint task: {e}")))??;
         tracing::info!("server stopped");
-        res
+        Ok(())
     }
+}
+
+/// The OpenAPI document of this build, as served at `/openapi.json`.
+pub fn openapi_json() -> Result<String> {
+    let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET)?;
+    serde_json::to_string_pretty(&rest::openapi::document(&table))
+        .map_err(|e| Error::internal(format!("openapi: {e}")))
+}
+
+fn grpc_routes(
+    idm: &Arc<Idm>,
+    max: usize,
+) -> Result<(Routes, tonic_health::server::HealthReporter)> {
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::internal(format!("reflection: {e}")))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| Error::internal(format!("reflection: {e}")))?;
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let routes = Routes::new(
+        AuthServiceServer::new(AuthApi(idm.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    )
+    .add_service(
+        TokenServiceServer::new(TokenApi(idm.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    )
+    .add_service(
+        AccountServiceServer::new(AccountApi(idm.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    )
+    .add_service(
+        AdminServiceServer::new(AdminApi(idm.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    )
+    .add_service(health_service)
+    .add_service(reflection_v1)
+    .add_service(reflection_v1alpha)
+    .prepare();
+    Ok((routes, reporter))
 }
 
 /// Binds the listener and serves in the background.
@@ -90,7 +161,49 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
         Some(Arc::new(tls::server_config(&config.server)?))
     };
     let perms = PermissionTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET, &public_services())?;
-    let gate = Arc::new(GateState::new(idm.clone(), perms, &config.rate_limit));
+    let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET)?;
+    let openapi = Bytes::from(
+        serde_json::to_vec(&rest::openapi::document(&table))
+            .map_err(|e| Error::internal(format!("openapi: {e}")))?,
+    );
+    let metrics = Arc::new(Metrics::default());
+    let login_path = format!(
+        "/{}/Login",
+        <AuthServiceServer<AuthApi> as NamedService>::NAME
+    );
+    let gate = GateLayer::new(Arc::new(GateState::new(
+        idm.clone(),
+        perms,
+        metrics.clone(),
+        login_path,
+    )));
+
+    let (routes, health) = grpc_routes(&idm, config.server.max_message_bytes)?;
+    for name in [
+        "",
+        <AuthServiceServer<AuthApi> as NamedService>::NAME,
+        <TokenServiceServer<TokenApi> as NamedService>::NAME,
+        <AccountServiceServer<AccountApi> as NamedService>::NAME,
+        <AdminServiceServer<AdminApi> as NamedService>::NAME,
+    ] {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let gated = gate.layer(routes);
+    let shared = Arc::new(Shared {
+        grpc: tonic_web::GrpcWebLayer::new().layer(gated.clone()),
+        rest: RestState {
+            table,
+            grpc: gated,
+            max_body: config.server.max_message_bytes,
+        },
+        limiter: Limiter::new(&config.rate_limit),
+        idm: idm.clone(),
+        metrics,
+        issuer: config.tokens.issuer.clone(),
+        openapi,
+    });
 
     let listener = TcpListener::bind(config.server.listen_addr)
         .await
@@ -106,105 +219,241 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
     let local_addr = listener
         .local_addr()
         .map_err(|e| Error::internal(format!("local address: {e}")))?;
-
     let (stop_tx, stop_rx) = watch::channel(false);
-    let incoming = ReceiverStream::new(tls::accept_loop(listener, tls_config, stop_rx.clone()));
+    let conns = tls::accept_loop(listener, tls_config, stop_rx.clone());
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| Error::internal(format!("reflection: {e}")))?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| Error::internal(format!("reflection: {e}")))?;
-
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    for name in [
-        "",
-        <AuthServiceServer<AuthApi> as NamedService>::NAME,
-        <TokenServiceServer<TokenApi> as NamedService>::NAME,
-        <AccountServiceServer<AccountApi> as NamedService>::NAME,
-        <AdminServiceServer<AdminApi> as NamedService>::NAME,
-    ] {
-        health_reporter
-            .set_service_status(name, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-
-    let max = config.server.max_message_bytes;
-    let router = Server::builder()
-        .max_concurrent_streams(config.server.max_concurrent_streams)
-        .http2_max_header_list_size(16 * 1024)
-        .http2_keepalive_interval(Some(Duration::from_secs(60)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .timeout(Duration::from_secs(30))
-        .layer(GateLayer::new(gate.clone()))
-        .add_service(
-            AuthServiceServer::new(AuthApi(idm.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        )
-        .add_service(
-            TokenServiceServer::new(TokenApi(idm.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        )
-        .add_service(
-            AccountServiceServer::new(AccountApi(idm.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        )
-        .add_service(
-            AdminServiceServer::new(AdminApi(idm.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        )
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
-
-    // Background maintenance: prune expired revocations and idle rate-limit
-    // state until shutdown.
-    {
-        let idm = idm.clone();
-        let gate = gate.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PRUNE_EVERY);
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    _ = tick.tick() => {
-                        gate.prune_limiter();
-                        match idm.prune().await {
-                            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired tokens"),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "pruning expired tokens failed"),
-                        }
-                    }
-                }
-            }
-        });
-    }
-
-    let mut stop_signal = stop_rx;
-    let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stop_signal.changed().await;
-            })
-            .await
-            .map_err(|e| Error::internal(format!("server: {e}")))
-    });
-    tracing::info!(addr = %local_addr, tls = !config.server.insecure_plaintext, "serving gRPC");
+    spawn_maintenance(shared.clone(), stop_rx.clone());
+    let limits = Limits {
+        max_streams: config.server.max_concurrent_streams,
+        grace: config.server.shutdown_grace.std(),
+    };
+    let task = tokio::spawn(serve(conns, shared, stop_rx, limits));
+    tracing::info!(addr = %local_addr, tls = !config.server.insecure_plaintext, "serving gRPC, gRPC-Web and REST");
     Ok(RunningServer {
         local_addr,
         stop: stop_tx,
         task,
-        grace: config.server.shutdown_grace.std(),
         idm,
     })
+}
+
+fn spawn_maintenance(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tick.tick() => {
+                    shared.limiter.prune();
+                    match shared.idm.prune().await {
+                        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired tokens"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning expired tokens failed"),
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_streams: u32,
+    grace: Duration,
+}
+
+async fn serve(
+    mut conns: tokio::sync::mpsc::Receiver<std::io::Result<tls::Conn>>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    limits: Limits,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let conn = tokio::select! {
+            _ = stop.changed() => break,
+            c = conns.recv() => c,
+        };
+        let conn = match conn {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "connection failed");
+                continue;
+            }
+            None => break,
+        };
+        let peer = conn.peer();
+        let shared = shared.clone();
+        let svc = hyper::service::service_fn(move |req| dispatch(shared.clone(), peer, req));
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .max_buf_size(64 * 1024);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(limits.max_streams)
+            .max_header_list_size(16 * 1024)
+            .keep_alive_interval(Duration::from_secs(60))
+            .keep_alive_timeout(Duration::from_secs(20));
+        let connection = builder
+            .serve_connection(TokioIo::new(conn), svc)
+            .into_owned();
+        let watched = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(conns);
+    if tokio::time::timeout(limits.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period over; closing remaining connections");
+    }
+}
+
+/// A request id: the caller's `x-request-id` when sane, else a new UUID.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// A W3C `traceparent`: the caller's when well-formed, else a new one.
+fn traceparent(headers: &http::HeaderMap) -> String {
+    let valid = |v: &str| {
+        let p: Vec<&str> = v.split('-').collect();
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        };
+        p.len() == 4
+            && hex(p[0], 2)
+            && p[0] != "ff"
+            && hex(p[1], 32)
+            && p[1].bytes().any(|b| b != b'0')
+            && hex(p[2], 16)
+            && p[2].bytes().any(|b| b != b'0')
+            && hex(p[3], 2)
+    };
+    if let Some(v) = headers.get("traceparent").and_then(|v| v.to_str().ok())
+        && valid(v)
+    {
+        return v.to_owned();
+    }
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
+}
+
+fn is_grpc(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+async fn dispatch(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let rid = request_id(req.headers());
+    let tp = traceparent(req.headers());
+    let trace_id = tp.split('-').nth(1).unwrap_or_default().to_owned();
+    let span = tracing::info_span!("req", request_id = %rid, trace_id = %trace_id);
+    async move {
+        req.extensions_mut().insert(PeerAddr(peer));
+        let grpc = is_grpc(&req);
+        let mut res = if !shared.limiter.allow(peer.ip()) {
+            shared.metrics.rate_limited();
+            tracing::info!(%peer, path = %req.uri().path(), "rate limited");
+            let msg = "rate limit exceeded for this client address; slow down";
+            if grpc {
+                tonic::Status::resource_exhausted(msg).into_http()
+            } else {
+                rest::error_response(Code::ResourceExhausted, msg)
+            }
+        } else if grpc {
+            match tokio::time::timeout(REQUEST_TIMEOUT, shared.grpc.clone().oneshot(req)).await {
+                Ok(Ok(r)) => r.map(Body::new),
+                Ok(Err(e)) => tonic::Status::internal(format!("{e}")).into_http(),
+                Err(_) => tonic::Status::deadline_exceeded("the request took too long").into_http(),
+            }
+        } else {
+            match tokio::time::timeout(REQUEST_TIMEOUT, http_route(&shared, req)).await {
+                Ok(r) => r,
+                Err(_) => rest::error_response(Code::DeadlineExceeded, "the request took too long"),
+            }
+        };
+        for (name, value) in [("x-request-id", rid), ("traceparent", tp)] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                res.headers_mut().insert(name, v);
+            }
+        }
+        Ok(res)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn http_route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let get = req.method() == Method::GET;
+    match (get, req.uri().path()) {
+        (true, "/.well-known/jwks.json") => wellknown::jwks(&shared.idm, req.headers()),
+        (true, "/.well-known/openid-configuration") => wellknown::discovery(&shared.issuer),
+        (true, "/healthz") => wellknown::healthz(),
+        (true, "/readyz") => wellknown::readyz(&shared.idm).await,
+        (true, "/metrics") => wellknown::metrics(&shared.idm, &shared.metrics, req.headers()),
+        (true, "/openapi.json") => {
+            let mut r = Response::new(Body::from(shared.openapi.clone()));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        _ => match rest::handle(&shared.rest, req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_and_traceparents() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(request_id(&h).len(), 36);
+        h.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert("x-request-id", HeaderValue::from_static("bad id;"));
+        assert_ne!(request_id(&h), "bad id;");
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        h.insert("traceparent", HeaderValue::from_static(tp));
+        assert_eq!(traceparent(&h), tp);
+        h.insert(
+            "traceparent",
+            HeaderValue::from_static("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        );
+        let generated = traceparent(&h);
+        assert_ne!(generated, tp);
+        assert_eq!(generated.len(), 55);
+    }
 }

@@ -33,3 +33,53 @@ impl From<Error> for Status {
         }
     }
 }
+
+/// The HTTP status for a gRPC code (the google.rpc mapping). REST derives
+/// its status from here, so the error → code → status chain has one source.
+pub fn http_status(code: Code) -> http::StatusCode {
+    use http::StatusCode as S;
+    match code {
+        Code::Ok => S::OK,
+        Code::Cancelled => S::from_u16(499).unwrap_or(S::BAD_REQUEST),
+        Code::Unknown | Code::Internal | Code::DataLoss => S::INTERNAL_SERVER_ERROR,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => S::BAD_REQUEST,
+        Code::DeadlineExceeded => S::GATEWAY_TIMEOUT,
+        Code::NotFound => S::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => S::CONFLICT,
+        Code::PermissionDenied => S::FORBIDDEN,
+        Code::Unauthenticated => S::UNAUTHORIZED,
+        Code::ResourceExhausted => S::TOO_MANY_REQUESTS,
+        Code::Unimplemented => S::NOT_IMPLEMENTED,
+        Code::Unavailable => S::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_maps_to_a_code_and_status() {
+        use crate::error::ErrorKind as K;
+        for (kind, status) in [
+            (K::InvalidArgument, 400),
+            (K::Unauthenticated, 401),
+            (K::PermissionDenied, 403),
+            (K::NotFound, 404),
+            (K::AlreadyExists, 409),
+            (K::FailedPrecondition, 400),
+            (K::ResourceExhausted, 429),
+            (K::Unavailable, 503),
+            (K::Internal, 500),
+        ] {
+            assert_eq!(http_status(code(kind)).as_u16(), status, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn internal_detail_is_not_returned() {
+        let s: Status = Error::internal("table accounts is on fire").into();
+        assert_eq!(s.code(), Code::Internal);
+        assert!(!s.message().contains("accounts"));
+    }
+}

@@ -1,6 +1,6 @@
 //! The listener: TCP accept with a bounded number of connections, TLS
-//! (rustls, TLS 1.2 minimum, ALPN h2) with a handshake timeout, and a
-//! connection type that carries the peer address into request extensions.
+//! (rustls, TLS 1.2 minimum, ALPN h2 and http/1.1) with a handshake timeout,
+//! and a connection type that remembers the peer address.
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,9 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
-use tonic::transport::server::Connected;
 
-use super::gate::PeerAddr;
 use crate::config::{ServerConfig as ServerSection, TlsVersion};
 use crate::error::{Error, Result};
 
@@ -52,7 +50,7 @@ pub fn server_config(s: &ServerSection) -> Result<ServerConfig> {
                 format!("config keys `server.tls_cert`/`server.tls_key`: {e}"),
             )
         })?;
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
 
@@ -127,10 +125,10 @@ pub struct Conn {
     _slot: OwnedSemaphorePermit,
 }
 
-impl Connected for Conn {
-    type ConnectInfo = PeerAddr;
-    fn connect_info(&self) -> PeerAddr {
-        PeerAddr(self.peer)
+impl Conn {
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
     }
 }
 

@@ -56,7 +56,9 @@ fn print_dev_banner(setup: &dev::DevSetup, addr: std::net::SocketAddr, password:
     let target = format!("localhost:{}", addr.port());
     println!("MCIAS development server");
     println!("  data dir : {dir}");
-    println!("  listening: https://{target} (gRPC; CA certificate {dir}/tls/ca.pem)");
+    println!(
+        "  listening: https://{target} (gRPC, gRPC-Web and REST; CA certificate {dir}/tls/ca.pem)"
+    );
     match password {
         Some(pw) => {
             println!("  admin password (shown once, also saved to {dir}/admin-password): {pw}");
@@ -70,11 +72,19 @@ fn print_dev_banner(setup: &dev::DevSetup, addr: std::net::SocketAddr, password:
     println!(
         "  grpcurl -cacert {dir}/tls/ca.pem -d \"{{\\\"username\\\":\\\"admin\\\",\\\"password\\\":\\\"$(cat {dir}/admin-password)\\\"}}\" {target} mcias.v1.AuthService/Login"
     );
+    println!(
+        "  curl --cacert {dir}/tls/ca.pem https://{target}/v1/auth/login -d \"{{\\\"username\\\":\\\"admin\\\",\\\"password\\\":\\\"$(cat {dir}/admin-password)\\\"}}\""
+    );
+    println!("  curl --cacert {dir}/tls/ca.pem https://{target}/.well-known/jwks.json");
     println!();
 }
 
 async fn run(cli: ServerCli) -> Result<()> {
     let (config, dev_setup) = match (cli.command, cli.config) {
+        (Some(ServerCommand::Openapi), _) => {
+            println!("{}", server::openapi_json()?);
+            return Ok(());
+        }
         (Some(ServerCommand::Dev { data_dir, listen }), _) => {
             let setup = dev::prepare(&data_dir, listen, &OsRandom)?;
             (setup.config.clone(), Some(setup))

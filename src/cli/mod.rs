@@ -31,6 +31,9 @@ pub enum ServerCommand {
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
     },
+    /// Prints the OpenAPI 3 document of the REST/JSON surface (as served at
+    /// /openapi.json) and exits.
+    Openapi,
 }
 
 /// `mciasdb`: offline database maintenance.

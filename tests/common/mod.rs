@@ -174,6 +174,23 @@ burst = {}
             .unwrap()
     }
 
+    /// The base URL for HTTP clients.
+    pub fn base_url(&self) -> String {
+        format!("https://localhost:{}", self.addr().port())
+    }
+
+    /// An HTTP client that trusts the test CA (HTTP/2 or HTTP/1.1 by ALPN).
+    pub fn http(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .resolve("localhost", self.addr())
+            .build()
+            .unwrap()
+    }
+
     pub async fn auth(&self) -> AuthServiceClient<Channel> {
         AuthServiceClient::new(self.channel().await)
     }

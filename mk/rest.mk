@@ -1,0 +1,29 @@
+# The REST surface: the committed OpenAPI document, and the tests that use
+# off-the-shelf HTTP tooling (PyJWT relying party, schemathesis, buf curl).
+
+REST_VENV := tools/venv-rest
+REST_PY   := $(REST_VENV)/bin/python
+
+GEN_TARGETS   += gen-openapi
+TOOLS_TARGETS += tools-rest
+TEST_TARGETS  += test-rest
+
+.PHONY: gen gen-openapi tools-rest test-rest
+
+gen: $(GEN_TARGETS)
+
+gen-openapi:
+	mkdir -p gen/openapi
+	$(CARGO) run --quiet --bin mciassrv -- openapi > gen/openapi/mcias.openapi.json.tmp
+	mv gen/openapi/mcias.openapi.json.tmp gen/openapi/mcias.openapi.json
+
+tools-rest: $(REST_PY)
+
+$(REST_PY): tests/http/requirements.txt
+	python3 -m venv $(REST_VENV)
+	$(REST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/http/requirements.txt
+	touch $(REST_PY)
+
+test-rest: $(REST_PY) $(BUF)
+	$(CARGO) build --quiet --bin mciassrv
+	MCIAS_BIN=target/debug/mciassrv BUF=$(BUF) $(REST_PY) -m pytest -q tests/http
