@@ -122,7 +122,8 @@ test-python: mciassrv-debug tools-python
 	$(WITH_SERVER) sh -c 'cd clients/python && ../../$(VENV)/bin/pytest -q'
 
 test-ts: mciassrv-debug tools-ts
-	$(WITH_SERVER) sh -c 'cd $(TS_CLIENT) && npm run --silent build && npm test --silent'
+	$(WITH_SERVER) sh -c 'cd $(TS_CLIENT) && rm -rf dist && npm run --silent build && \
+	  NODE_EXTRA_CA_CERTS="$$MCIAS_CA_CERT" npm test --silent'
 
 test-rust-client: mciassrv-debug
 	$(WITH_SERVER) $(CARGO) test -p mcias-client

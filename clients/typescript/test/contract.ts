@@ -1,19 +1,12 @@
-// The TypeScript client against a real `mciassrv dev`
-// (clients/testdata/with-server.sh); runs clients/testdata/contract.json.
+// Runs clients/testdata/contract.json against any client of this package
+// (Node gRPC or gRPC-Web), talking to a real `mciassrv dev`
+// (clients/testdata/with-server.sh).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { test } from "node:test";
 
-import {
-  type Account,
-  AccountStatus,
-  AccountType,
-  Client,
-  MciasError,
-  NotFound,
-  Unauthenticated,
-} from "../src/index.js";
+import { type Account, AccountStatus, AccountType, type BaseClient } from "../src/core.js";
+import { MciasError } from "../src/errors.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Result = Record<string, Json>;
@@ -33,7 +26,7 @@ interface Step {
   };
 }
 
-function env(): { server: string; ca: string; adminPassword: string; contract: string } {
+export function env(): { server: string; ca: string; adminPassword: string; contract: string } {
   const server = process.env.MCIAS_SERVER ?? "";
   const ca = process.env.MCIAS_CA_CERT ?? "";
   const adminPassword = process.env.MCIAS_ADMIN_PASSWORD ?? "";
@@ -72,7 +65,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function call(c: Client, name: string, a: Record<string, Json>): Promise<Result> {
+async function call(c: BaseClient, name: string, a: Record<string, Json>): Promise<Result> {
   switch (name) {
     case "health":
       return { status: await c.health() };
@@ -144,10 +137,11 @@ async function call(c: Client, name: string, a: Record<string, Json>): Promise<R
 const asList = (v: Json): Json[] => (Array.isArray(v) ? v : [v]);
 const listOf = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
 
-test("contract", async () => {
+/** Runs every step; returns the number of steps. */
+export async function runContract(make: (server: string, ca: string) => BaseClient): Promise<number> {
   const { server, ca, adminPassword, contract } = env();
   const spec = JSON.parse(readFileSync(contract, "utf8")) as { clients: string[]; steps: Step[] };
-  const clients = new Map(spec.clients.map((n) => [n, new Client(server, { caCert: ca })]));
+  const clients = new Map(spec.clients.map((n) => [n, make(server, ca)]));
   const vars: Record<string, Json> = { admin_password: adminPassword, run: randomBytes(4).toString("hex") };
   assert.ok(spec.steps.length > 10);
   for (const [i, step] of spec.steps.entries()) {
@@ -183,25 +177,5 @@ test("contract", async () => {
     }
     for (const [v, field] of Object.entries(step.save ?? {})) vars[v] = r[field] ?? null;
   }
-});
-
-test("error classes and the token option", async () => {
-  const { server, ca, adminPassword } = env();
-  const anon = new Client(server, { caCert: ca });
-  await assert.rejects(anon.login("admin", "wrong password"), (e: unknown) => {
-    assert.ok(e instanceof Unauthenticated && e instanceof MciasError);
-    assert.equal(e.code, "UNAUTHENTICATED");
-    return true;
-  });
-  const token = (await anon.login("admin", adminPassword)).token;
-  const c = new Client(`https://${server}`, { caCert: ca, token });
-  assert.equal(c.token, token);
-  // Concurrent calls share the held token.
-  const results = await Promise.allSettled([1, 2, 3, 4].map(() => c.getRoles("00000000-0000-4000-8000-000000000000")));
-  for (const r of results) {
-    assert.equal(r.status, "rejected");
-    assert.ok(r.status === "rejected" && r.reason instanceof NotFound);
-  }
-  await c.logout();
-  assert.equal(c.token, "");
-});
+  return spec.steps.length;
+}
