@@ -11,8 +11,8 @@ import (
 	pb "github.com/mcias/mcias/gen/go/mcias/v1"
 )
 
-// Log in as the admin of a `mciassrv dev` server, create an account and list
-// every account.
+// Log in as the admin of a `mciassrv dev` server, create an account (unless
+// it exists) and find it among every account.
 func Example() {
 	ctx := context.Background()
 	c, err := mcias.New(os.Getenv("MCIAS_SERVER"), mcias.WithCACert(os.Getenv("MCIAS_CA_CERT")))
@@ -24,13 +24,9 @@ func Example() {
 	if _, err := c.Login(ctx, "admin", os.Getenv("MCIAS_ADMIN_PASSWORD"), ""); err != nil {
 		log.Fatal(err)
 	}
-	acc, err := c.CreateAccount(ctx, "example-user", pb.AccountType_ACCOUNT_TYPE_HUMAN, "a long enough password")
-	if errors.Is(err, mcias.ErrAlreadyExists) {
-		fmt.Println("example-user exists already")
-	} else if err != nil {
+	_, err = c.CreateAccount(ctx, "example-user", pb.AccountType_ACCOUNT_TYPE_HUMAN, "a long enough password")
+	if err != nil && !errors.Is(err, mcias.ErrAlreadyExists) {
 		log.Fatal(err)
-	} else {
-		fmt.Println("created", acc.GetUsername())
 	}
 	for a, err := range c.ListAccounts(ctx, 0) {
 		if err != nil {
@@ -41,6 +37,5 @@ func Example() {
 		}
 	}
 	// Output:
-	// created example-user
 	// listed example-user ACCOUNT_STATUS_ACTIVE
 }
