@@ -9,16 +9,28 @@ use mcias_client::{Client, Error, pb::AccountType};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = Client::new("localhost:8443", Some(Path::new("mcias-dev/tls/ca.pem")), None)?;
+    let client = Client::new(
+        "localhost:8443",
+        Some(Path::new("mcias-dev/tls/ca.pem")),
+        None,
+    )?;
     println!("health: {}", client.health().await?);
 
     let password = std::fs::read_to_string("mcias-dev/admin-password")?;
     client.login("admin", password.trim(), "").await?;
-    let claims = client.validate(&client.token()).await?.claims.unwrap_or_default();
+    let claims = client
+        .validate(&client.token())
+        .await?
+        .claims
+        .unwrap_or_default();
     println!("logged in; roles: {:?}", claims.roles);
 
     match client
-        .create_account("quickstart-rs", AccountType::Human, "a long enough password")
+        .create_account(
+            "quickstart-rs",
+            AccountType::Human,
+            "a long enough password",
+        )
         .await
     {
         Ok(account) => println!("created {} {}", account.username, account.id),

@@ -148,6 +148,14 @@ impl From<tonic::Status> for Error {
     }
 }
 
+/// A response that lacks a field the server always sets.
+fn missing(what: &str) -> Error {
+    Error::Server {
+        code: tonic::Code::Internal,
+        message: format!("response without {what}"),
+    }
+}
+
 /// The result of every client call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -327,8 +335,7 @@ impl Client {
             }))
             .await?
             .into_inner();
-        res.account
-            .ok_or_else(|| Error::Config("response without account".into()))
+        res.account.ok_or_else(|| missing("account"))
     }
 
     /// Every account that is not deleted, fetched page by page with
@@ -360,7 +367,7 @@ impl Client {
             .await?
             .into_inner()
             .account
-            .ok_or_else(|| Error::Config("response without account".into()))
+            .ok_or_else(|| missing("account"))
     }
 
     /// Sets an account's status (admin). Leaving ACTIVE revokes its tokens.
@@ -376,7 +383,7 @@ impl Client {
             .await?
             .into_inner()
             .account
-            .ok_or_else(|| Error::Config("response without account".into()))
+            .ok_or_else(|| missing("account"))
     }
 
     /// Soft-deletes an account and revokes its tokens (admin).
@@ -447,7 +454,7 @@ impl Client {
             .await?
             .into_inner()
             .creds
-            .ok_or_else(|| Error::Config("response without credentials".into()))
+            .ok_or_else(|| missing("credentials"))
     }
 
     /// Stores PostgreSQL credentials for an account (the account itself or

@@ -75,7 +75,7 @@ export class BaseClient {
   readonly #accounts: ServiceClient<typeof AccountService>;
   readonly #admin: ServiceClient<typeof AdminService>;
 
-  /** Builds the client on a transport made by {@link BaseClient.interceptor}'s user. */
+  /** `makeTransport` builds the transport with the interceptors it is given (the bearer token). */
   protected constructor(makeTransport: (interceptors: Interceptor[]) => Transport, opts: ClientOptions = {}) {
     this.#token = opts.token ?? "";
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
