@@ -104,6 +104,14 @@ pub struct TokensConfig {
     /// Lifetime of service tokens for system accounts (default 90d).
     #[serde(default = "default_service_token_ttl")]
     pub service_token_ttl: Duration,
+    /// How long after its use a refresh token may be presented again and
+    /// get the same successor (racing browser tabs); default 0 (never).
+    #[serde(default)]
+    pub refresh_grace: Duration,
+    /// Rotate the signing key automatically this often (e.g. "30d"); unset
+    /// means only on request (RotateSigningKey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_rotation: Option<Duration>,
 }
 
 /// `[argon2]`: password hashing cost.
@@ -169,7 +177,7 @@ pub enum TlsVersion {
 }
 
 /// A duration written as `90s`, `15m`, `1h`, `30d` or a number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Duration(pub u64);
 
 impl Duration {
@@ -446,6 +454,14 @@ impl Config {
                 "must be between 1m and 365d",
             ));
         }
+        if t.refresh_grace.secs() > 60 {
+            return Err(bad("tokens.refresh_grace", "must be at most 60s"));
+        }
+        if let Some(r) = t.signing_key_rotation
+            && r.secs() < 3600
+        {
+            return Err(bad("tokens.signing_key_rotation", "must be at least 1h"));
+        }
         let a = &self.argon2;
         if a.memory_kib < ARGON2_MIN_MEMORY_KIB {
             return Err(bad(
@@ -587,6 +603,28 @@ access_ttl = "15m"
     fn tls_files_required_without_plaintext() {
         let e = err(&VALID.replace("tls_cert = \"tls/server.pem\"", ""));
         assert!(e.contains("server.tls_cert"), "{e}");
+    }
+
+    #[test]
+    fn session_settings() -> Result<()> {
+        let c = Config::parse(&VALID.replace(
+            "access_ttl = \"15m\"",
+            "access_ttl = \"15m\"\nrefresh_grace = \"2s\"\nsigning_key_rotation = \"30d\"",
+        ))?;
+        assert_eq!(c.tokens.refresh_grace, Duration(2));
+        assert_eq!(c.tokens.signing_key_rotation, Some(Duration(30 * 86_400)));
+        assert_eq!(Config::parse(VALID)?.tokens.refresh_grace, Duration(0));
+        let e = err(&VALID.replace(
+            "access_ttl = \"15m\"",
+            "access_ttl = \"15m\"\nrefresh_grace = \"5m\"",
+        ));
+        assert!(e.contains("tokens.refresh_grace"), "{e}");
+        let e = err(&VALID.replace(
+            "access_ttl = \"15m\"",
+            "access_ttl = \"15m\"\nsigning_key_rotation = \"10m\"",
+        ));
+        assert!(e.contains("tokens.signing_key_rotation"), "{e}");
+        Ok(())
     }
 
     #[test]

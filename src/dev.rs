@@ -78,6 +78,8 @@ fn default_config(listen: SocketAddr) -> Config {
             access_ttl: crate::config::Duration(3600),
             refresh_ttl: crate::config::Duration(30 * 86_400),
             service_token_ttl: crate::config::Duration(90 * 86_400),
+            refresh_grace: crate::config::Duration(0),
+            signing_key_rotation: None,
         },
         argon2: Argon2Config::default(),
         rate_limit: RateLimitConfig::default(),

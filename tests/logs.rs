@@ -110,9 +110,31 @@ async fn no_secret_reaches_the_logs() {
         .unwrap()
         .into_inner()
         .token;
+    // The password change signed the user out everywhere; log in again,
+    // refresh, and renew.
+    let again = s
+        .auth()
+        .await
+        .login(pb::LoginRequest {
+            username: "logan".into(),
+            password: new_pw.into(),
+            totp_code: mcias::crypto::totp::code_at(&secret, s.clock.now() + 30),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let refreshed = s
+        .auth()
+        .await
+        .refresh_token(pb::RefreshTokenRequest {
+            refresh_token: again.refresh_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     s.auth()
         .await
-        .renew_token(authed(pb::RenewTokenRequest {}, &user2))
+        .renew_token(authed(pb::RenewTokenRequest {}, &refreshed.token))
         .await
         .unwrap();
     s.auth()
@@ -155,6 +177,8 @@ async fn no_secret_reaches_the_logs() {
         ),
         ("user token payload", user.split('.').nth(1).unwrap().into()),
         ("service token", service.clone()),
+        ("refresh token", again.refresh_token.clone()),
+        ("rotated refresh token", refreshed.refresh_token.clone()),
         ("master key", keyfile.trim().into()),
         ("tls key", tls_key_body.chars().take(40).collect()),
     ];

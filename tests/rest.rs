@@ -186,7 +186,7 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
             (
                 json!({"username": "alice", "password": pw}),
                 "none",
-                vec!["token"],
+                vec!["token", "refreshToken"],
             ),
         ),
         ("Logout", (json!({}), "fresh", vec![])),
@@ -261,7 +261,41 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
         ),
         (
             "GetPgCreds",
-            (json!({"accountId": "{alice}"}), "alice", vec![]),
+            (json!({"accountId": "{alice}"}), "admin", vec![]),
+        ),
+        (
+            "RefreshToken",
+            (
+                json!({"refreshToken": "{refresh}"}),
+                "none",
+                vec!["token", "refreshToken"],
+            ),
+        ),
+        (
+            "ClientCredentials",
+            (
+                json!({"clientId": "svc", "clientSecret": "{svc_secret}"}),
+                "none",
+                vec!["token"],
+            ),
+        ),
+        (
+            "SignOutEverywhere",
+            (json!({"accountId": "{victim}"}), "admin", vec![]),
+        ),
+        (
+            "IntrospectToken",
+            (json!({"token": "{admin_token}"}), "admin", vec![]),
+        ),
+        (
+            "RevokeTokenValue",
+            (json!({"token": "{revocable_value}"}), "none", vec![]),
+        ),
+        ("RotateSigningKey", (json!({}), "admin", vec!["kid"])),
+        ("RotateRefreshKey", (json!({}), "admin", vec!["keyId"])),
+        (
+            "RotateClientSecret",
+            (json!({"accountId": "{svc}"}), "admin", vec!["clientSecret"]),
         ),
         (
             "SetPgCreds",
@@ -350,6 +384,36 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
         .await
         .unwrap();
     let alice_token = s.login("alice", PW).await;
+    let mut refresh = Vec::new();
+    let mut revocable_value = Vec::new();
+    for _ in 0..2 {
+        let r = s
+            .auth()
+            .await
+            .login(pb::LoginRequest {
+                username: "bob".into(),
+                password: PW.into(),
+                totp_code: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        refresh.push(r.refresh_token);
+        revocable_value.push(s.login("bob", PW).await);
+    }
+    let svc_secret = s
+        .accounts()
+        .await
+        .rotate_client_secret(authed(
+            pb::RotateClientSecretRequest {
+                account_id: svc.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .client_secret;
     let bob_token = s.login("bob", PW).await;
 
     let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET).unwrap();
@@ -375,6 +439,9 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
                 ("revocable".into(), revocable[i].clone()),
                 ("unique".into(), format!("newuser{i}")),
                 ("admin_token".into(), admin.clone()),
+                ("refresh".into(), refresh[i].clone()),
+                ("revocable_value".into(), revocable_value[i].clone()),
+                ("svc_secret".into(), svc_secret.clone()),
             ]);
             let req = fill(template, &vars);
             let msg = rest::from_json(&route.rpc.input(), req.to_string().as_bytes()).unwrap();

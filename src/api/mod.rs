@@ -6,6 +6,7 @@
 pub mod gate;
 pub mod grpc;
 pub mod metrics;
+pub mod oauth;
 pub mod permissions;
 pub mod rest;
 pub mod server;

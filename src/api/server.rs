@@ -33,7 +33,7 @@ use super::pb::{
 };
 use super::permissions::PermissionTable;
 use super::rest::{self, RestState, RouteTable};
-use super::{pb, tls, wellknown};
+use super::{oauth, pb, tls, wellknown};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::idm::Idm;
@@ -245,6 +245,9 @@ fn spawn_maintenance(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 _ = stop.changed() => break,
                 _ = tick.tick() => {
                     shared.limiter.prune();
+                    if let Err(e) = shared.idm.maintain_keys().await {
+                        tracing::warn!(error = %e, "signing key maintenance failed");
+                    }
                     match shared.idm.prune().await {
                         Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired tokens"),
                         Ok(_) => {}
@@ -418,6 +421,15 @@ async fn http_route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         (true, "/healthz") => wellknown::healthz(),
         (true, "/readyz") => wellknown::readyz(&shared.idm).await,
         (true, "/metrics") => wellknown::metrics(&shared.idm, &shared.metrics, req.headers()),
+        (false, "/oauth2/token") if req.method() == Method::POST => {
+            oauth::token(&shared.rest, shared.idm.now(), req).await
+        }
+        (false, "/oauth2/introspect") if req.method() == Method::POST => {
+            oauth::introspect(&shared.rest, req).await
+        }
+        (false, "/oauth2/revoke") if req.method() == Method::POST => {
+            oauth::revoke(&shared.rest, req).await
+        }
         (true, "/openapi.json") => {
             let mut r = Response::new(Body::from(shared.openapi.clone()));
             r.headers_mut().insert(

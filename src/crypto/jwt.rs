@@ -38,6 +38,21 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// `human` or `system`.
     pub typ: String,
+    /// The account's token version at issue; tokens with an older version
+    /// than the account's current one are invalid.
+    pub uv: i64,
+}
+
+/// Where verification finds a key by its `kid`.
+pub trait KeyLookup {
+    /// The verifying key for `kid`, if it may verify now.
+    fn key(&self, kid: &str) -> Option<VerifyingKey>;
+}
+
+impl KeyLookup for HashMap<String, VerifyingKey> {
+    fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        self.get(kid).copied()
+    }
 }
 
 /// Why a token was refused. For logs and tests; callers see one generic
@@ -124,7 +139,7 @@ pub fn peek_kid(token: &str) -> Option<String> {
 /// Verifies a token against the known keys at time `now`.
 pub fn verify(
     token: &str,
-    keys: &HashMap<String, VerifyingKey>,
+    keys: &dyn KeyLookup,
     now: i64,
     expect: &Expect,
 ) -> Result<Claims, JwtError> {
@@ -156,7 +171,7 @@ pub fn verify(
         .get("kid")
         .and_then(|k| k.as_str())
         .ok_or(JwtError::UnknownKey)?;
-    let key = keys.get(kid).ok_or(JwtError::UnknownKey)?;
+    let key = keys.key(kid).ok_or(JwtError::UnknownKey)?;
 
     // 3. The signature, over the exact bytes received.
     let sig_bytes: [u8; 64] = b64url_decode(s64)
@@ -231,6 +246,10 @@ pub fn verify(
         jti,
         roles,
         typ: text("typ")?,
+        uv: match raw.get("uv") {
+            None => 1,
+            Some(v) => v.as_i64().ok_or(JwtError::MissingClaim("uv"))?,
+        },
     })
 }
 
@@ -261,6 +280,7 @@ mod tests {
             jti: "8d1c0b6e-0000-4000-8000-000000000001".into(),
             roles: vec!["admin".into()],
             typ: "human".into(),
+            uv: 1,
         }
     }
 

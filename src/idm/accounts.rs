@@ -194,6 +194,8 @@ impl Idm {
             locked_until: 0,
             created_at: now,
             updated_at: now,
+            token_version: 1,
+            client_secret_hash: None,
         };
         let mut audit = self.audit(
             "account_create",
@@ -208,6 +210,7 @@ impl Idm {
         self.store
             .create_account(account.clone(), roles, audit)
             .await?;
+        self.versions.set(account.id.clone(), account.token_version);
         Ok(account)
     }
 
@@ -307,6 +310,7 @@ impl Idm {
             tracing::info!(account_id = %id, count = revoked.len(), "revoked the account's tokens");
         }
         self.mirror_revocations(revoked);
+        self.versions.set(account.id.clone(), account.token_version);
         Ok(account)
     }
 
@@ -356,9 +360,12 @@ impl Idm {
             Outcome::Success,
             json!({ "roles": roles }),
         );
-        self.store
+        let roles = self
+            .store
             .set_roles(account_id.to_owned(), roles, self.clock.now(), audit)
-            .await
+            .await?;
+        self.sync_version(account_id).await?;
+        Ok(roles)
     }
 
     /// The stored credentials, password included, for the account itself or

@@ -58,18 +58,14 @@ pub fn check_new_password(pw: &str) -> Result<()> {
 }
 
 impl Idm {
-    fn verify_jwt(&self, token: &str) -> std::result::Result<Claims, jwt::JwtError> {
-        jwt::verify(token, self.keys.verifiers(), self.clock.now(), &self.expect)
-    }
-
     /// Verifies a bearer token and checks revocation, in memory only.
     pub fn authenticate(&self, token: &str) -> Result<Principal> {
         let claims = self.verify_jwt(token).map_err(|e| {
             tracing::debug!(reason = %e, "token rejected");
             Error::bad_token()
         })?;
-        if self.revoked.contains(&claims.jti) {
-            tracing::debug!(jti = %claims.jti, "token rejected: revoked");
+        if !self.current(&claims) {
+            tracing::debug!(jti = %claims.jti, "token rejected: revoked or superseded");
             return Err(Error::bad_token());
         }
         Ok(Principal {
@@ -84,14 +80,11 @@ impl Idm {
     /// ValidateToken: the verified claims, or `None` for any invalid token.
     pub fn validate(&self, token: &str) -> Option<Claims> {
         let claims = self.verify_jwt(token).ok()?;
-        if self.revoked.contains(&claims.jti) {
-            return None;
-        }
-        Some(claims)
+        self.current(&claims).then_some(claims)
     }
 
     /// Signs a token for `account` and describes it for the store.
-    async fn mint(
+    pub(super) async fn mint(
         &self,
         account: &AccountRecord,
         kind: TokenKind,
@@ -112,13 +105,16 @@ impl Idm {
             jti: self.new_id(),
             roles,
             typ: account.account_type.as_str().to_owned(),
+            uv: account.token_version,
         };
-        let (key, kid) = self.keys.signer();
+        let keys = self.keys.snapshot();
+        let (key, kid) = keys.signer();
         let token = Zeroizing::new(jwt::sign(&claims, key, kid));
         Ok((
             IssuedToken {
                 token,
                 expires_at: claims.exp,
+                refresh: None,
             },
             NewToken {
                 jti: claims.jti,
@@ -126,6 +122,7 @@ impl Idm {
                 kind,
                 issued_at: now,
                 expires_at: claims.exp,
+                family_id: None,
             },
         ))
     }
@@ -238,7 +235,12 @@ impl Idm {
             }
             _ => None,
         };
-        let (issued, record) = self.mint(&account, TokenKind::Session).await?;
+        let (mut issued, mut record) = self.mint(&account, TokenKind::Session).await?;
+        let family = self.new_id();
+        record.family_id = Some(family.clone());
+        let (refresh_value, refresh) =
+            self.new_refresh(&account.id, &family, account.token_version, None)?;
+        issued.refresh = Some((refresh_value, refresh.expires_at));
         let mut audit = self.audit(
             "login_success",
             caller,
@@ -256,6 +258,7 @@ impl Idm {
                     new_hash,
                     totp_step,
                     token: record,
+                    refresh: Some(refresh),
                 },
                 audit,
             )
@@ -420,7 +423,7 @@ impl Idm {
                 "the account has no TOTP factor",
             ));
         }
-        Ok(())
+        self.sync_version(account_id).await
     }
 
     /// Changes the caller's password after checking the current one.
@@ -465,7 +468,8 @@ impl Idm {
         );
         self.store
             .set_password(account.id.clone(), hash, self.clock.now(), audit)
-            .await
+            .await?;
+        self.sync_version(&account.id).await
     }
 
     /// Issues a service token for an active system account.
@@ -535,7 +539,7 @@ impl Idm {
 
     /// The public keys that verify tokens.
     pub fn public_keys(&self) -> Vec<Jwk> {
-        self.keys.jwks().to_vec()
+        self.keys.snapshot().jwks().to_vec()
     }
 
     /// Marks tokens revoked in memory (after a bulk revocation in the store).

@@ -5,10 +5,12 @@ mod accounts;
 mod auth;
 mod keyring;
 mod revocation;
+mod sessions;
 
 pub use accounts::{AccountPage, PgCreds};
 pub use keyring::KeyRing;
 pub use revocation::RevocationSet;
+pub use sessions::{AccountVersions, Introspection, RefreshSecrets};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -80,13 +82,15 @@ impl Caller {
     }
 }
 
-/// An issued access token.
+/// An issued access token, and the refresh token issued with it.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
     /// The JWT.
     pub token: Zeroizing<String>,
     /// Its expiry.
     pub expires_at: i64,
+    /// A refresh token and its expiry, for grants that issue one.
+    pub refresh: Option<(Zeroizing<String>, i64)>,
 }
 
 /// The identity manager: every operation of the product, over the store.
@@ -97,8 +101,10 @@ pub struct Idm {
     rng: Arc<dyn SecureRandom>,
     clock: Arc<dyn Clock>,
     hasher: Hasher,
-    keys: KeyRing,
+    keys: Arc<KeyRing>,
     revoked: RevocationSet,
+    versions: AccountVersions,
+    refresh_secrets: RefreshSecrets,
     expect: jwt::Expect,
     tokens: TokensConfig,
 }
@@ -228,6 +234,9 @@ impl Idm {
         .map_err(|e| Error::internal(format!("start-up task: {e}")))??;
         let revoked = RevocationSet::default();
         revoked.load(store.live_revocations(clock.now()).await?);
+        let versions = AccountVersions::default();
+        versions.load(store.token_versions().await?);
+        let refresh_secrets = RefreshSecrets::load(&store, &key, clock.now(), rng.as_ref()).await?;
         Ok(Self {
             expect: jwt::Expect {
                 issuer: config.tokens.issuer.clone(),
@@ -239,8 +248,10 @@ impl Idm {
             rng,
             clock,
             hasher,
-            keys,
+            keys: Arc::new(keys),
             revoked,
+            versions,
+            refresh_secrets,
         })
     }
 
@@ -303,7 +314,8 @@ impl Idm {
     pub async fn prune(&self) -> Result<usize> {
         let cutoff = self.clock.now() - jwt::LEEWAY_SECS - 1;
         self.revoked.prune(cutoff);
-        self.store.prune_tokens(cutoff).await
+        let n = self.store.prune_tokens(cutoff).await?;
+        Ok(n + self.store.prune_refresh_tokens(cutoff).await?)
     }
 
     /// Makes sure an active account `username` with the admin role exists.

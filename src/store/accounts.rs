@@ -11,7 +11,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub const ADMIN_ROLE: &str = "admin";
 
 const COLUMNS: &str = "id, username, account_type, status, password_hash, totp_secret_sealed,
-    totp_enabled, totp_last_step, failed_logins, locked_until, created_at, updated_at";
+    totp_enabled, totp_last_step, failed_logins, locked_until, created_at, updated_at,
+    token_version, client_secret_hash";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
     let t: i64 = r.get(2)?;
@@ -30,6 +31,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
             locked_until: r.get(9)?,
             created_at: r.get(10)?,
             updated_at: r.get(11)?,
+            token_version: r.get(12)?,
+            client_secret_hash: r.get(13)?,
         },
         t,
         s,
@@ -98,6 +101,16 @@ fn keep_an_admin(c: &Connection, changing: &str) -> Result<()> {
     Ok(())
 }
 
+/// Invalidates every token of the account (the `uv` claim and refresh
+/// tokens carry the version they were issued under).
+fn bump_version(c: &Connection, id: &str) -> Result<()> {
+    c.execute(
+        "UPDATE accounts SET token_version = token_version + 1 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
 fn touch(c: &Connection, id: &str, now: i64) -> Result<()> {
     c.execute(
         "UPDATE accounts SET updated_at = ?2 WHERE id = ?1",
@@ -119,6 +132,8 @@ pub struct LoginSuccess {
     pub totp_step: Option<i64>,
     /// The access token issued.
     pub token: NewToken,
+    /// The refresh token issued with it (a new family).
+    pub refresh: Option<super::NewRefresh>,
 }
 
 impl Store {
@@ -264,6 +279,9 @@ impl Store {
                 )?;
             }
             insert_token(tx, &s.token)?;
+            if let Some(r) = &s.refresh {
+                super::refresh::insert(tx, r)?;
+            }
             append(tx, &audit)
         })
         .await
@@ -283,6 +301,7 @@ impl Store {
                 "UPDATE accounts SET password_hash = ?2, failed_logins = 0, locked_until = 0, updated_at = ?3 WHERE id = ?1",
                 params![account_id, hash, now],
             )?;
+            bump_version(tx, &account_id)?;
             append(tx, &audit)
         })
         .await
@@ -305,6 +324,7 @@ impl Store {
                     keep_an_admin(tx, &account_id)?;
                 }
                 revoked = revoke_all(tx, &account_id, status.as_str(), now)?;
+                bump_version(tx, &account_id)?;
             }
             tx.execute(
                 "UPDATE accounts SET status = ?2, updated_at = ?3 WHERE id = ?1",
@@ -383,8 +403,60 @@ impl Store {
                 "UPDATE accounts SET totp_secret_sealed = NULL, totp_enabled = 0, updated_at = ?2 WHERE id = ?1",
                 params![account_id, now],
             )?;
+            bump_version(tx, &account_id)?;
             append(tx, &audit)?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// Invalidates every token of an account ("sign out everywhere").
+    pub async fn sign_out_everywhere(
+        &self,
+        account_id: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            require_live(tx, &account_id)?;
+            bump_version(tx, &account_id)?;
+            touch(tx, &account_id, now)?;
+            append(tx, &audit)
+        })
+        .await
+    }
+
+    /// Stores the hash of a system account's new client secret.
+    pub async fn set_client_secret(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let a = require_live(tx, &account_id)?;
+            if a.account_type != AccountType::System {
+                return Err(Error::precondition(
+                    "not_system_account",
+                    "client secrets are for system accounts only",
+                ));
+            }
+            tx.execute(
+                "UPDATE accounts SET client_secret_hash = ?2, updated_at = ?3 WHERE id = ?1",
+                params![account_id, hash, now],
+            )?;
+            append(tx, &audit)
+        })
+        .await
+    }
+
+    /// Every account's token version (start-up).
+    pub async fn token_versions(&self) -> Result<Vec<(String, i64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, token_version FROM accounts")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }
@@ -422,6 +494,7 @@ impl Store {
                 )?;
             }
             touch(tx, &account_id, now)?;
+            bump_version(tx, &account_id)?;
             append(tx, &audit)?;
             roles_of(tx, &account_id)
         })

@@ -9,10 +9,12 @@
 mod accounts;
 mod audit;
 mod model;
+mod refresh;
 mod tokens;
 
 pub use accounts::{ADMIN_ROLE, LoginSuccess};
 pub use model::*;
+pub use refresh::{NewRefresh, RefreshOutcome, RefreshRecord};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,7 +24,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use crate::error::{Error, Result};
 
 /// The embedded migrations, in order. Their number is their position + 1.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_sessions_and_keys",
+        include_str!("migrations/0002_sessions_and_keys.sql"),
+    ),
+];
 
 /// How many idle reader connections are kept.
 const READER_POOL: usize = 4;

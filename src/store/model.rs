@@ -94,6 +94,10 @@ pub struct AccountRecord {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// Bumped to invalidate every token of the account.
+    pub token_version: i64,
+    /// Argon2id hash of a system account's client secret.
+    pub client_secret_hash: Option<String>,
 }
 
 /// What distinguishes access tokens for revocation bookkeeping.
@@ -118,6 +122,8 @@ pub struct NewToken {
     pub issued_at: i64,
     /// Expiry.
     pub expires_at: i64,
+    /// The refresh-token family it was issued from.
+    pub family_id: Option<String>,
 }
 
 /// A recorded token.
@@ -147,6 +153,21 @@ pub struct SigningKeyRecord {
     /// Creation time.
     pub created_at: i64,
     /// Whether new tokens are signed with it.
+    pub active: bool,
+    /// When a superseded key stops verifying.
+    pub retire_after: Option<i64>,
+}
+
+/// A stored refresh-token secret (sealed).
+#[derive(Clone)]
+pub struct RefreshKeyRecord {
+    /// Short id, the prefix of refresh tokens made under it.
+    pub id: String,
+    /// Sealed 32-byte HMAC secret.
+    pub secret_sealed: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Whether new refresh tokens use it.
     pub active: bool,
 }
 

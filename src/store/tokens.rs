@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 
 pub(super) fn insert_token(c: &Connection, t: &NewToken) -> Result<()> {
     c.execute(
-        "INSERT INTO tokens (jti, account_id, kind, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![t.jti, t.account_id, t.kind as i64, t.issued_at, t.expires_at],
+        "INSERT INTO tokens (jti, account_id, kind, issued_at, expires_at, family_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![t.jti, t.account_id, t.kind as i64, t.issued_at, t.expires_at, t.family_id],
     )?;
     Ok(())
 }
@@ -134,7 +134,7 @@ impl Store {
     pub fn signing_keys_blocking(&self) -> Result<Vec<SigningKeyRecord>> {
         self.read_blocking(|c| {
             let mut stmt = c.prepare(
-                "SELECT kid, public_key, private_key_sealed, created_at, active
+                "SELECT kid, public_key, private_key_sealed, created_at, active, retire_after
                  FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -144,21 +144,27 @@ impl Store {
                     private_key_sealed: r.get(2)?,
                     created_at: r.get(3)?,
                     active: r.get(4)?,
+                    retire_after: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
-    /// Stores a new active signing key (start-up).
+    /// Stores a new active signing key; the previous active key stops
+    /// signing and verifies until `retire_previous_after`.
     pub fn insert_signing_key_blocking(
         &self,
         key: SigningKeyRecord,
+        retire_previous_after: i64,
         audit: AuditEntry,
     ) -> Result<()> {
         self.write_blocking(|tx| {
             if key.active {
-                tx.execute("UPDATE signing_keys SET active = 0 WHERE active = 1", [])?;
+                tx.execute(
+                    "UPDATE signing_keys SET active = 0, retire_after = ?1 WHERE active = 1",
+                    [retire_previous_after],
+                )?;
             }
             tx.execute(
                 "INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, active)
@@ -172,6 +178,20 @@ impl Store {
                 ],
             )?;
             append(tx, &audit)
+        })
+    }
+
+    /// Retires superseded signing keys whose verification period is over;
+    /// returns their kids.
+    pub fn retire_signing_keys_blocking(&self, now: i64) -> Result<Vec<String>> {
+        self.write_blocking(|tx| {
+            let mut stmt = tx.prepare(
+                "UPDATE signing_keys SET retired_at = ?1
+                 WHERE active = 0 AND retired_at IS NULL AND retire_after IS NOT NULL AND retire_after < ?1
+                 RETURNING kid",
+            )?;
+            let rows = stmt.query_map([now], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })
     }
 

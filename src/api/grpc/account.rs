@@ -149,6 +149,20 @@ impl AccountService for AccountApi {
         Ok(Response::new(SetRolesResponse { roles }))
     }
 
+    async fn rotate_client_secret(
+        &self,
+        req: Request<RotateClientSecretRequest>,
+    ) -> Result<Response<RotateClientSecretResponse>, Status> {
+        let c = caller(&req);
+        let secret = self
+            .0
+            .rotate_client_secret(&c, &req.into_inner().account_id)
+            .await?;
+        Ok(Response::new(RotateClientSecretResponse {
+            client_secret: secret.to_string(),
+        }))
+    }
+
     async fn get_pg_creds(
         &self,
         req: Request<GetPgCredsRequest>,

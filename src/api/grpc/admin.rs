@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::caller;
 use crate::api::pb::admin_service_server::AdminService;
 use crate::api::pb::*;
 use crate::api::timestamp;
@@ -29,6 +30,22 @@ impl AdminService for AdminApi {
         Ok(Response::new(HealthResponse {
             status: status.into(),
         }))
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        req: Request<RotateSigningKeyRequest>,
+    ) -> Result<Response<RotateSigningKeyResponse>, Status> {
+        let kid = self.0.rotate_signing_key(&caller(&req)).await?;
+        Ok(Response::new(RotateSigningKeyResponse { kid }))
+    }
+
+    async fn rotate_refresh_key(
+        &self,
+        req: Request<RotateRefreshKeyRequest>,
+    ) -> Result<Response<RotateRefreshKeyResponse>, Status> {
+        let key_id = self.0.rotate_refresh_key(&caller(&req)).await?;
+        Ok(Response::new(RotateRefreshKeyResponse { key_id }))
     }
 
     async fn list_audit_events(

@@ -11,6 +11,13 @@ use crate::api::pb::*;
 use crate::api::timestamp;
 use crate::idm::Idm;
 
+fn refresh_parts(t: &crate::idm::IssuedToken) -> (String, Option<prost_types::Timestamp>) {
+    match &t.refresh {
+        Some((value, exp)) => (value.to_string(), Some(timestamp(*exp))),
+        None => (String::new(), None),
+    }
+}
+
 /// The AuthService implementation.
 #[derive(Debug, Clone)]
 pub struct AuthApi(pub Arc<Idm>);
@@ -24,10 +31,55 @@ impl AuthService for AuthApi {
             .0
             .login(&c, &r.username, Zeroizing::new(r.password), &r.totp_code)
             .await?;
+        let (refresh_token, refresh_expires_at) = refresh_parts(&t);
         Ok(Response::new(LoginResponse {
             token: t.token.to_string(),
             expires_at: Some(timestamp(t.expires_at)),
+            refresh_token,
+            refresh_expires_at,
         }))
+    }
+
+    async fn refresh_token(
+        &self,
+        req: Request<RefreshTokenRequest>,
+    ) -> Result<Response<RefreshTokenResponse>, Status> {
+        let c = caller(&req);
+        let t = self.0.refresh(&c, &req.into_inner().refresh_token).await?;
+        let (refresh_token, refresh_expires_at) = refresh_parts(&t);
+        Ok(Response::new(RefreshTokenResponse {
+            token: t.token.to_string(),
+            expires_at: Some(timestamp(t.expires_at)),
+            refresh_token,
+            refresh_expires_at,
+        }))
+    }
+
+    async fn client_credentials(
+        &self,
+        req: Request<ClientCredentialsRequest>,
+    ) -> Result<Response<ClientCredentialsResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let t = self
+            .0
+            .client_credentials(&c, &r.client_id, Zeroizing::new(r.client_secret))
+            .await?;
+        Ok(Response::new(ClientCredentialsResponse {
+            token: t.token.to_string(),
+            expires_at: Some(timestamp(t.expires_at)),
+        }))
+    }
+
+    async fn sign_out_everywhere(
+        &self,
+        req: Request<SignOutEverywhereRequest>,
+    ) -> Result<Response<SignOutEverywhereResponse>, Status> {
+        let c = caller(&req);
+        self.0
+            .sign_out_everywhere(&c, &req.into_inner().account_id)
+            .await?;
+        Ok(Response::new(SignOutEverywhereResponse {}))
     }
 
     async fn logout(

@@ -60,6 +60,34 @@ impl TokenService for TokenApi {
         Ok(Response::new(RevokeTokenResponse {}))
     }
 
+    async fn introspect_token(
+        &self,
+        req: Request<IntrospectTokenRequest>,
+    ) -> Result<Response<IntrospectTokenResponse>, Status> {
+        let i = self.0.introspect(&req.into_inner().token).await?;
+        let ts = |v: i64| (i.active).then(|| timestamp(v));
+        Ok(Response::new(IntrospectTokenResponse {
+            active: i.active,
+            token_type: i.token_type.clone(),
+            subject: i.subject.clone(),
+            roles: i.roles.clone(),
+            issuer: i.issuer.clone(),
+            issued_at: ts(i.issued_at),
+            expires_at: ts(i.expires_at),
+            jti: i.jti.clone(),
+            account_type: i.account_type.clone(),
+        }))
+    }
+
+    async fn revoke_token_value(
+        &self,
+        req: Request<RevokeTokenValueRequest>,
+    ) -> Result<Response<RevokeTokenValueResponse>, Status> {
+        let c = caller(&req);
+        self.0.revoke_value(&c, &req.into_inner().token).await?;
+        Ok(Response::new(RevokeTokenValueResponse {}))
+    }
+
     async fn list_public_keys(
         &self,
         _req: Request<ListPublicKeysRequest>,

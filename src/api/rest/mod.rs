@@ -104,7 +104,7 @@ pub fn from_json(desc: &MessageDescriptor, bytes: &[u8]) -> Result<DynamicMessag
     Ok(msg)
 }
 
-fn percent_decode(raw: &str, plus_is_space: bool) -> Result<String, String> {
+pub(crate) fn percent_decode(raw: &str, plus_is_space: bool) -> Result<String, String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -327,9 +327,21 @@ pub async fn call(
     headers: &http::HeaderMap,
     extensions: http::Extensions,
 ) -> Result<DynamicMessage, tonic::Status> {
+    call_rpc(state, &route.rpc, msg, headers, extensions).await
+}
+
+/// Calls any RPC in-process through the gate (see [`call`]).
+pub async fn call_rpc(
+    state: &RestState,
+    rpc: &prost_reflect::MethodDescriptor,
+    msg: &DynamicMessage,
+    headers: &http::HeaderMap,
+    extensions: http::Extensions,
+) -> Result<DynamicMessage, tonic::Status> {
+    let path = format!("/{}/{}", rpc.parent_service().full_name(), rpc.name());
     let mut req = Request::builder()
         .method(Method::POST)
-        .uri(route.grpc_path.as_str())
+        .uri(path.as_str())
         .header(header::CONTENT_TYPE, "application/grpc")
         .header("te", "trailers")
         .body(tonic::body::Body::new(http_body_util::Full::new(
@@ -371,7 +383,7 @@ pub async fn call(
     if compressed != 0 || data.len() != len {
         return Err(tonic::Status::internal("malformed answer frame"));
     }
-    DynamicMessage::decode(route.rpc.output(), data)
+    DynamicMessage::decode(rpc.output(), data)
         .map_err(|e| tonic::Status::internal(format!("decoding the answer: {e}")))
 }
 

@@ -1,0 +1,380 @@
+//! OAuth 2.0 endpoints on the HTTP surface: `/oauth2/token` (RFC 6749:
+//! `refresh_token` and `client_credentials` grants), `/oauth2/introspect`
+//! (RFC 7662) and `/oauth2/revoke` (RFC 7009). Form-encoded in, RFC 6749
+//! JSON out. Each maps onto an RPC called in-process through the gate, so
+//! authentication, rate limiting, logging and audit are those of the API.
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use serde_json::{Value, json};
+use tonic::Code;
+
+use super::rest::{self, RestState};
+
+/// Largest accepted form body.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<Body> {
+    let mut res = rest::json_response(
+        status,
+        &json!({ "error": error, "error_description": description }),
+    );
+    no_store(res.headers_mut());
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"mcias\""),
+        );
+    }
+    res
+}
+
+fn no_store(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Parses an `application/x-www-form-urlencoded` body. Repeated parameters
+/// are an error (RFC 6749 §3.1).
+fn parse_form(body: &Bytes) -> Result<Vec<(String, String)>, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the form body is not UTF-8".to_owned())?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = rest::percent_decode(k, true)?;
+        let v = rest::percent_decode(v, true)?;
+        if out.iter().any(|(x, _)| *x == k) {
+            return Err(format!("parameter `{k}` is repeated"));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// HTTP Basic client credentials (RFC 6749 §2.3.1: each part form-encoded).
+fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), String>> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let parse = || -> Result<(String, String), String> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| "malformed Basic credentials".to_owned())?;
+        let text = String::from_utf8(raw).map_err(|_| "malformed Basic credentials".to_owned())?;
+        let (id, secret) = text.split_once(':').ok_or("malformed Basic credentials")?;
+        Ok((
+            rest::percent_decode(id, true)?,
+            rest::percent_decode(secret, true)?,
+        ))
+    };
+    Some(parse())
+}
+
+fn rpc(state: &RestState, service: &str, method: &str) -> Option<MethodDescriptor> {
+    state
+        .table
+        .pool
+        .get_service_by_name(service)?
+        .methods()
+        .find(|m| m.name() == method)
+}
+
+async fn call(
+    state: &RestState,
+    service: &str,
+    method: &str,
+    input: Value,
+    headers: &HeaderMap,
+    extensions: http::Extensions,
+) -> Result<DynamicMessage, tonic::Status> {
+    let rpc = rpc(state, service, method).ok_or_else(|| tonic::Status::internal("missing RPC"))?;
+    let msg: DynamicMessage = rest::from_json(&rpc.input(), input.to_string().as_bytes())
+        .map_err(tonic::Status::invalid_argument)?;
+    rest::call_rpc(state, &rpc, &msg, headers, extensions).await
+}
+
+fn text(msg: &DynamicMessage, field: &str) -> String {
+    msg.get_field_by_name(field)
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn seconds(msg: &DynamicMessage, field: &str) -> Option<i64> {
+    let v = msg.get_field_by_name(field)?;
+    let m = v.as_message()?;
+    m.get_field_by_name("seconds")?.as_i64()
+}
+
+async fn read_form(
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Vec<(String, String)>), Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = match BodyExt::collect(Limited::new(body, MAX_FORM_BYTES)).await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("the body is larger than {MAX_FORM_BYTES} bytes or unreadable"),
+            ));
+        }
+    };
+    match parse_form(&bytes) {
+        Ok(form) => Ok((parts, form)),
+        Err(e) => Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e)),
+    }
+}
+
+fn token_answer(answer: &DynamicMessage, now: i64, with_refresh: bool) -> Response<Body> {
+    let expires_in = |field: &str| seconds(answer, field).map_or(0, |exp| (exp - now).max(0));
+    let mut body = json!({
+        "access_token": text(answer, "token"),
+        "token_type": "Bearer",
+        "expires_in": expires_in("expires_at"),
+    });
+    let refresh = text(answer, "refresh_token");
+    if with_refresh && !refresh.is_empty() {
+        body["refresh_token"] = json!(refresh);
+        body["refresh_expires_in"] = json!(expires_in("refresh_expires_at"));
+    }
+    let mut res = rest::json_response(StatusCode::OK, &body);
+    no_store(res.headers_mut());
+    res
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Response<Body> {
+    let (parts, form) = match read_form(req).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let creds = match basic_credentials(&parts.headers) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e),
+        None => param(&form, "client_id").map(|id| {
+            (
+                id.to_owned(),
+                param(&form, "client_secret").unwrap_or_default().to_owned(),
+            )
+        }),
+    };
+    // The grants authenticate by their own parameters, never by a header.
+    let headers = HeaderMap::new();
+    match param(&form, "grant_type") {
+        Some("refresh_token") => {
+            let Some(refresh) = param(&form, "refresh_token") else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required",
+                );
+            };
+            match call(
+                state,
+                "mcias.v1.AuthService",
+                "RefreshToken",
+                json!({ "refreshToken": refresh }),
+                &headers,
+                parts.extensions,
+            )
+            .await
+            {
+                Ok(answer) => token_answer(&answer, now, true),
+                Err(s) if s.code() == Code::Unauthenticated => {
+                    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", s.message())
+                }
+                Err(s) => status_error(&s),
+            }
+        }
+        Some("client_credentials") => {
+            let Some((id, secret)) = creds else {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client authentication is required",
+                );
+            };
+            match call(
+                state,
+                "mcias.v1.AuthService",
+                "ClientCredentials",
+                json!({ "clientId": id, "clientSecret": secret }),
+                &headers,
+                parts.extensions,
+            )
+            .await
+            {
+                Ok(answer) => token_answer(&answer, now, false),
+                Err(s) if s.code() == Code::Unauthenticated => oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client authentication failed",
+                ),
+                Err(s) => status_error(&s),
+            }
+        }
+        Some(other) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!(
+                "grant_type {:?} is not supported; use refresh_token or client_credentials",
+                other.chars().take(40).collect::<String>()
+            ),
+        ),
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        ),
+    }
+}
+
+fn status_error(s: &tonic::Status) -> Response<Body> {
+    match s.code() {
+        Code::ResourceExhausted => oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            s.message(),
+        ),
+        Code::InvalidArgument => {
+            oauth_error(StatusCode::BAD_REQUEST, "invalid_request", s.message())
+        }
+        Code::Unauthenticated => {
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", s.message())
+        }
+        Code::PermissionDenied => {
+            oauth_error(StatusCode::FORBIDDEN, "insufficient_scope", s.message())
+        }
+        _ => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        ),
+    }
+}
+
+/// `POST /oauth2/introspect`: the caller authenticates with a Bearer token.
+pub async fn introspect(state: &RestState, req: Request<Incoming>) -> Response<Body> {
+    let (parts, form) = match read_form(req).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let Some(token) = param(&form, "token") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    let hint = param(&form, "token_type_hint").unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    if let Some(a) = parts.headers.get(header::AUTHORIZATION) {
+        headers.insert(header::AUTHORIZATION, a.clone());
+    }
+    match call(
+        state,
+        "mcias.v1.TokenService",
+        "IntrospectToken",
+        json!({ "token": token, "tokenTypeHint": hint }),
+        &headers,
+        parts.extensions,
+    )
+    .await
+    {
+        Ok(a) if a.get_field_by_name("active").and_then(|v| v.as_bool()) == Some(true) => {
+            let mut body = json!({
+                "active": true,
+                "token_type": text(&a, "token_type"),
+                "sub": text(&a, "subject"),
+                "iss": text(&a, "issuer"),
+                "iat": seconds(&a, "issued_at"),
+                "exp": seconds(&a, "expires_at"),
+            });
+            if text(&a, "token_type") == "access_token" {
+                let roles: Vec<String> = a
+                    .get_field_by_name("roles")
+                    .and_then(|v| {
+                        v.as_list().map(|l| {
+                            l.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                    })
+                    .unwrap_or_default();
+                body["jti"] = json!(text(&a, "jti"));
+                body["typ"] = json!(text(&a, "account_type"));
+                body["scope"] = json!(roles.join(" "));
+                body["roles"] = json!(roles);
+            }
+            let mut res = rest::json_response(StatusCode::OK, &body);
+            no_store(res.headers_mut());
+            res
+        }
+        Ok(_) => {
+            let mut res = rest::json_response(StatusCode::OK, &json!({ "active": false }));
+            no_store(res.headers_mut());
+            res
+        }
+        Err(s) => status_error(&s),
+    }
+}
+
+/// `POST /oauth2/revoke`: always 200 for a well-formed request.
+pub async fn revoke(state: &RestState, req: Request<Incoming>) -> Response<Body> {
+    let (parts, form) = match read_form(req).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let Some(token) = param(&form, "token") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    let hint = param(&form, "token_type_hint").unwrap_or_default();
+    match call(
+        state,
+        "mcias.v1.TokenService",
+        "RevokeTokenValue",
+        json!({ "token": token, "tokenTypeHint": hint }),
+        &HeaderMap::new(),
+        parts.extensions,
+    )
+    .await
+    {
+        Ok(_) => {
+            let mut res = Response::new(Body::empty());
+            no_store(res.headers_mut());
+            res
+        }
+        Err(s) => status_error(&s),
+    }
+}
