@@ -725,6 +725,98 @@ func (x *SetRolesResponse) GetRoles() []string {
 	return nil
 }
 
+// RotateClientSecretRequest names the system account.
+type RotateClientSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of a system account.
+	AccountId     string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateClientSecretRequest) Reset() {
+	*x = RotateClientSecretRequest{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateClientSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateClientSecretRequest) ProtoMessage() {}
+
+func (x *RotateClientSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateClientSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateClientSecretRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RotateClientSecretRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+// RotateClientSecretResponse carries the new secret, once.
+type RotateClientSecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client secret (base64url, 256 bits). It cannot be read again.
+	ClientSecret  string `protobuf:"bytes,1,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateClientSecretResponse) Reset() {
+	*x = RotateClientSecretResponse{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateClientSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateClientSecretResponse) ProtoMessage() {}
+
+func (x *RotateClientSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateClientSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateClientSecretResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RotateClientSecretResponse) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
 // PgCreds are PostgreSQL connection credentials stored for an account.
 type PgCreds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -744,7 +836,7 @@ type PgCreds struct {
 
 func (x *PgCreds) Reset() {
 	*x = PgCreds{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +848,7 @@ func (x *PgCreds) String() string {
 func (*PgCreds) ProtoMessage() {}
 
 func (x *PgCreds) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +861,7 @@ func (x *PgCreds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PgCreds.ProtoReflect.Descriptor instead.
 func (*PgCreds) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{14}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PgCreds) GetHost() string {
@@ -818,7 +910,7 @@ type GetPgCredsRequest struct {
 
 func (x *GetPgCredsRequest) Reset() {
 	*x = GetPgCredsRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +922,7 @@ func (x *GetPgCredsRequest) String() string {
 func (*GetPgCredsRequest) ProtoMessage() {}
 
 func (x *GetPgCredsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +935,7 @@ func (x *GetPgCredsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPgCredsRequest.ProtoReflect.Descriptor instead.
 func (*GetPgCredsRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{15}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetPgCredsRequest) GetAccountId() string {
@@ -864,7 +956,7 @@ type GetPgCredsResponse struct {
 
 func (x *GetPgCredsResponse) Reset() {
 	*x = GetPgCredsResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +968,7 @@ func (x *GetPgCredsResponse) String() string {
 func (*GetPgCredsResponse) ProtoMessage() {}
 
 func (x *GetPgCredsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +981,7 @@ func (x *GetPgCredsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPgCredsResponse.ProtoReflect.Descriptor instead.
 func (*GetPgCredsResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{16}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetPgCredsResponse) GetCreds() *PgCreds {
@@ -920,7 +1012,7 @@ type SetPgCredsRequest struct {
 
 func (x *SetPgCredsRequest) Reset() {
 	*x = SetPgCredsRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1024,7 @@ func (x *SetPgCredsRequest) String() string {
 func (*SetPgCredsRequest) ProtoMessage() {}
 
 func (x *SetPgCredsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1037,7 @@ func (x *SetPgCredsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPgCredsRequest.ProtoReflect.Descriptor instead.
 func (*SetPgCredsRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{17}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetPgCredsRequest) GetAccountId() string {
@@ -999,7 +1091,7 @@ type SetPgCredsResponse struct {
 
 func (x *SetPgCredsResponse) Reset() {
 	*x = SetPgCredsResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1103,7 @@ func (x *SetPgCredsResponse) String() string {
 func (*SetPgCredsResponse) ProtoMessage() {}
 
 func (x *SetPgCredsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1116,7 @@ func (x *SetPgCredsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPgCredsResponse.ProtoReflect.Descriptor instead.
 func (*SetPgCredsResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{18}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{20}
 }
 
 var File_mcias_v1_account_service_proto protoreflect.FileDescriptor
@@ -1069,7 +1161,12 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x14\n" +
 	"\x05roles\x18\x02 \x03(\tR\x05roles\"(\n" +
 	"\x10SetRolesResponse\x12\x14\n" +
-	"\x05roles\x18\x01 \x03(\tR\x05roles\"\x85\x01\n" +
+	"\x05roles\x18\x01 \x03(\tR\x05roles\":\n" +
+	"\x19RotateClientSecretRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"A\n" +
+	"\x1aRotateClientSecretResponse\x12#\n" +
+	"\rclient_secret\x18\x01 \x01(\tR\fclientSecret\"\x85\x01\n" +
 	"\aPgCreds\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x1a\n" +
@@ -1089,7 +1186,7 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12\x1a\n" +
 	"\busername\x18\x05 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x06 \x01(\tR\bpassword\"\x14\n" +
-	"\x12SetPgCredsResponse2\x8b\b\n" +
+	"\x12SetPgCredsResponse2\xa5\t\n" +
 	"\x0eAccountService\x12m\n" +
 	"\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accounts\x12g\n" +
 	"\fListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/accounts\x12f\n" +
@@ -1098,7 +1195,8 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16:\x01*2\x11/v1/accounts/{id}\x12o\n" +
 	"\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n" +
 	"\bGetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n" +
-	"\bSetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/v1/accounts/{account_id}/roles\x12v\n" +
+	"\bSetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/v1/accounts/{account_id}/roles\x12\x97\x01\n" +
+	"\x12RotateClientSecret\x12#.mcias.v1.RotateClientSecretRequest\x1a$.mcias.v1.RotateClientSecretResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/accounts/{account_id}/client-secret\x12v\n" +
 	"\n" +
 	"GetPgCreds\x12\x1b.mcias.v1.GetPgCredsRequest\x1a\x1c.mcias.v1.GetPgCredsResponse\"-\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/pgcreds\x12y\n" +
 	"\n" +
@@ -1117,41 +1215,43 @@ func file_mcias_v1_account_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_account_service_proto_rawDescData
 }
 
-var file_mcias_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_mcias_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_mcias_v1_account_service_proto_goTypes = []any{
-	(*CreateAccountRequest)(nil),  // 0: mcias.v1.CreateAccountRequest
-	(*CreateAccountResponse)(nil), // 1: mcias.v1.CreateAccountResponse
-	(*ListAccountsRequest)(nil),   // 2: mcias.v1.ListAccountsRequest
-	(*ListAccountsResponse)(nil),  // 3: mcias.v1.ListAccountsResponse
-	(*GetAccountRequest)(nil),     // 4: mcias.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),    // 5: mcias.v1.GetAccountResponse
-	(*UpdateAccountRequest)(nil),  // 6: mcias.v1.UpdateAccountRequest
-	(*UpdateAccountResponse)(nil), // 7: mcias.v1.UpdateAccountResponse
-	(*DeleteAccountRequest)(nil),  // 8: mcias.v1.DeleteAccountRequest
-	(*DeleteAccountResponse)(nil), // 9: mcias.v1.DeleteAccountResponse
-	(*GetRolesRequest)(nil),       // 10: mcias.v1.GetRolesRequest
-	(*GetRolesResponse)(nil),      // 11: mcias.v1.GetRolesResponse
-	(*SetRolesRequest)(nil),       // 12: mcias.v1.SetRolesRequest
-	(*SetRolesResponse)(nil),      // 13: mcias.v1.SetRolesResponse
-	(*PgCreds)(nil),               // 14: mcias.v1.PgCreds
-	(*GetPgCredsRequest)(nil),     // 15: mcias.v1.GetPgCredsRequest
-	(*GetPgCredsResponse)(nil),    // 16: mcias.v1.GetPgCredsResponse
-	(*SetPgCredsRequest)(nil),     // 17: mcias.v1.SetPgCredsRequest
-	(*SetPgCredsResponse)(nil),    // 18: mcias.v1.SetPgCredsResponse
-	(AccountType)(0),              // 19: mcias.v1.AccountType
-	(*Account)(nil),               // 20: mcias.v1.Account
-	(AccountStatus)(0),            // 21: mcias.v1.AccountStatus
-	(*fieldmaskpb.FieldMask)(nil), // 22: google.protobuf.FieldMask
+	(*CreateAccountRequest)(nil),       // 0: mcias.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),      // 1: mcias.v1.CreateAccountResponse
+	(*ListAccountsRequest)(nil),        // 2: mcias.v1.ListAccountsRequest
+	(*ListAccountsResponse)(nil),       // 3: mcias.v1.ListAccountsResponse
+	(*GetAccountRequest)(nil),          // 4: mcias.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),         // 5: mcias.v1.GetAccountResponse
+	(*UpdateAccountRequest)(nil),       // 6: mcias.v1.UpdateAccountRequest
+	(*UpdateAccountResponse)(nil),      // 7: mcias.v1.UpdateAccountResponse
+	(*DeleteAccountRequest)(nil),       // 8: mcias.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),      // 9: mcias.v1.DeleteAccountResponse
+	(*GetRolesRequest)(nil),            // 10: mcias.v1.GetRolesRequest
+	(*GetRolesResponse)(nil),           // 11: mcias.v1.GetRolesResponse
+	(*SetRolesRequest)(nil),            // 12: mcias.v1.SetRolesRequest
+	(*SetRolesResponse)(nil),           // 13: mcias.v1.SetRolesResponse
+	(*RotateClientSecretRequest)(nil),  // 14: mcias.v1.RotateClientSecretRequest
+	(*RotateClientSecretResponse)(nil), // 15: mcias.v1.RotateClientSecretResponse
+	(*PgCreds)(nil),                    // 16: mcias.v1.PgCreds
+	(*GetPgCredsRequest)(nil),          // 17: mcias.v1.GetPgCredsRequest
+	(*GetPgCredsResponse)(nil),         // 18: mcias.v1.GetPgCredsResponse
+	(*SetPgCredsRequest)(nil),          // 19: mcias.v1.SetPgCredsRequest
+	(*SetPgCredsResponse)(nil),         // 20: mcias.v1.SetPgCredsResponse
+	(AccountType)(0),                   // 21: mcias.v1.AccountType
+	(*Account)(nil),                    // 22: mcias.v1.Account
+	(AccountStatus)(0),                 // 23: mcias.v1.AccountStatus
+	(*fieldmaskpb.FieldMask)(nil),      // 24: google.protobuf.FieldMask
 }
 var file_mcias_v1_account_service_proto_depIdxs = []int32{
-	19, // 0: mcias.v1.CreateAccountRequest.account_type:type_name -> mcias.v1.AccountType
-	20, // 1: mcias.v1.CreateAccountResponse.account:type_name -> mcias.v1.Account
-	20, // 2: mcias.v1.ListAccountsResponse.accounts:type_name -> mcias.v1.Account
-	20, // 3: mcias.v1.GetAccountResponse.account:type_name -> mcias.v1.Account
-	21, // 4: mcias.v1.UpdateAccountRequest.status:type_name -> mcias.v1.AccountStatus
-	22, // 5: mcias.v1.UpdateAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
-	20, // 6: mcias.v1.UpdateAccountResponse.account:type_name -> mcias.v1.Account
-	14, // 7: mcias.v1.GetPgCredsResponse.creds:type_name -> mcias.v1.PgCreds
+	21, // 0: mcias.v1.CreateAccountRequest.account_type:type_name -> mcias.v1.AccountType
+	22, // 1: mcias.v1.CreateAccountResponse.account:type_name -> mcias.v1.Account
+	22, // 2: mcias.v1.ListAccountsResponse.accounts:type_name -> mcias.v1.Account
+	22, // 3: mcias.v1.GetAccountResponse.account:type_name -> mcias.v1.Account
+	23, // 4: mcias.v1.UpdateAccountRequest.status:type_name -> mcias.v1.AccountStatus
+	24, // 5: mcias.v1.UpdateAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	22, // 6: mcias.v1.UpdateAccountResponse.account:type_name -> mcias.v1.Account
+	16, // 7: mcias.v1.GetPgCredsResponse.creds:type_name -> mcias.v1.PgCreds
 	0,  // 8: mcias.v1.AccountService.CreateAccount:input_type -> mcias.v1.CreateAccountRequest
 	2,  // 9: mcias.v1.AccountService.ListAccounts:input_type -> mcias.v1.ListAccountsRequest
 	4,  // 10: mcias.v1.AccountService.GetAccount:input_type -> mcias.v1.GetAccountRequest
@@ -1159,19 +1259,21 @@ var file_mcias_v1_account_service_proto_depIdxs = []int32{
 	8,  // 12: mcias.v1.AccountService.DeleteAccount:input_type -> mcias.v1.DeleteAccountRequest
 	10, // 13: mcias.v1.AccountService.GetRoles:input_type -> mcias.v1.GetRolesRequest
 	12, // 14: mcias.v1.AccountService.SetRoles:input_type -> mcias.v1.SetRolesRequest
-	15, // 15: mcias.v1.AccountService.GetPgCreds:input_type -> mcias.v1.GetPgCredsRequest
-	17, // 16: mcias.v1.AccountService.SetPgCreds:input_type -> mcias.v1.SetPgCredsRequest
-	1,  // 17: mcias.v1.AccountService.CreateAccount:output_type -> mcias.v1.CreateAccountResponse
-	3,  // 18: mcias.v1.AccountService.ListAccounts:output_type -> mcias.v1.ListAccountsResponse
-	5,  // 19: mcias.v1.AccountService.GetAccount:output_type -> mcias.v1.GetAccountResponse
-	7,  // 20: mcias.v1.AccountService.UpdateAccount:output_type -> mcias.v1.UpdateAccountResponse
-	9,  // 21: mcias.v1.AccountService.DeleteAccount:output_type -> mcias.v1.DeleteAccountResponse
-	11, // 22: mcias.v1.AccountService.GetRoles:output_type -> mcias.v1.GetRolesResponse
-	13, // 23: mcias.v1.AccountService.SetRoles:output_type -> mcias.v1.SetRolesResponse
-	16, // 24: mcias.v1.AccountService.GetPgCreds:output_type -> mcias.v1.GetPgCredsResponse
-	18, // 25: mcias.v1.AccountService.SetPgCreds:output_type -> mcias.v1.SetPgCredsResponse
-	17, // [17:26] is the sub-list for method output_type
-	8,  // [8:17] is the sub-list for method input_type
+	14, // 15: mcias.v1.AccountService.RotateClientSecret:input_type -> mcias.v1.RotateClientSecretRequest
+	17, // 16: mcias.v1.AccountService.GetPgCreds:input_type -> mcias.v1.GetPgCredsRequest
+	19, // 17: mcias.v1.AccountService.SetPgCreds:input_type -> mcias.v1.SetPgCredsRequest
+	1,  // 18: mcias.v1.AccountService.CreateAccount:output_type -> mcias.v1.CreateAccountResponse
+	3,  // 19: mcias.v1.AccountService.ListAccounts:output_type -> mcias.v1.ListAccountsResponse
+	5,  // 20: mcias.v1.AccountService.GetAccount:output_type -> mcias.v1.GetAccountResponse
+	7,  // 21: mcias.v1.AccountService.UpdateAccount:output_type -> mcias.v1.UpdateAccountResponse
+	9,  // 22: mcias.v1.AccountService.DeleteAccount:output_type -> mcias.v1.DeleteAccountResponse
+	11, // 23: mcias.v1.AccountService.GetRoles:output_type -> mcias.v1.GetRolesResponse
+	13, // 24: mcias.v1.AccountService.SetRoles:output_type -> mcias.v1.SetRolesResponse
+	15, // 25: mcias.v1.AccountService.RotateClientSecret:output_type -> mcias.v1.RotateClientSecretResponse
+	18, // 26: mcias.v1.AccountService.GetPgCreds:output_type -> mcias.v1.GetPgCredsResponse
+	20, // 27: mcias.v1.AccountService.SetPgCreds:output_type -> mcias.v1.SetPgCredsResponse
+	18, // [18:28] is the sub-list for method output_type
+	8,  // [8:18] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1190,7 +1292,7 @@ func file_mcias_v1_account_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_account_service_proto_rawDesc), len(file_mcias_v1_account_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

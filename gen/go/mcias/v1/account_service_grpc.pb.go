@@ -19,15 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountService_CreateAccount_FullMethodName = "/mcias.v1.AccountService/CreateAccount"
-	AccountService_ListAccounts_FullMethodName  = "/mcias.v1.AccountService/ListAccounts"
-	AccountService_GetAccount_FullMethodName    = "/mcias.v1.AccountService/GetAccount"
-	AccountService_UpdateAccount_FullMethodName = "/mcias.v1.AccountService/UpdateAccount"
-	AccountService_DeleteAccount_FullMethodName = "/mcias.v1.AccountService/DeleteAccount"
-	AccountService_GetRoles_FullMethodName      = "/mcias.v1.AccountService/GetRoles"
-	AccountService_SetRoles_FullMethodName      = "/mcias.v1.AccountService/SetRoles"
-	AccountService_GetPgCreds_FullMethodName    = "/mcias.v1.AccountService/GetPgCreds"
-	AccountService_SetPgCreds_FullMethodName    = "/mcias.v1.AccountService/SetPgCreds"
+	AccountService_CreateAccount_FullMethodName      = "/mcias.v1.AccountService/CreateAccount"
+	AccountService_ListAccounts_FullMethodName       = "/mcias.v1.AccountService/ListAccounts"
+	AccountService_GetAccount_FullMethodName         = "/mcias.v1.AccountService/GetAccount"
+	AccountService_UpdateAccount_FullMethodName      = "/mcias.v1.AccountService/UpdateAccount"
+	AccountService_DeleteAccount_FullMethodName      = "/mcias.v1.AccountService/DeleteAccount"
+	AccountService_GetRoles_FullMethodName           = "/mcias.v1.AccountService/GetRoles"
+	AccountService_SetRoles_FullMethodName           = "/mcias.v1.AccountService/SetRoles"
+	AccountService_RotateClientSecret_FullMethodName = "/mcias.v1.AccountService/RotateClientSecret"
+	AccountService_GetPgCreds_FullMethodName         = "/mcias.v1.AccountService/GetPgCreds"
+	AccountService_SetPgCreds_FullMethodName         = "/mcias.v1.AccountService/SetPgCreds"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -52,6 +53,9 @@ type AccountServiceClient interface {
 	GetRoles(ctx context.Context, in *GetRolesRequest, opts ...grpc.CallOption) (*GetRolesResponse, error)
 	// SetRoles replaces an account's roles.
 	SetRoles(ctx context.Context, in *SetRolesRequest, opts ...grpc.CallOption) (*SetRolesResponse, error)
+	// RotateClientSecret sets a new client secret for a system account and
+	// returns it once; only its Argon2id hash is stored.
+	RotateClientSecret(ctx context.Context, in *RotateClientSecretRequest, opts ...grpc.CallOption) (*RotateClientSecretResponse, error)
 	// GetPgCreds returns the PostgreSQL credentials stored for an account,
 	// password included, to the account itself or an admin.
 	GetPgCreds(ctx context.Context, in *GetPgCredsRequest, opts ...grpc.CallOption) (*GetPgCredsResponse, error)
@@ -138,6 +142,16 @@ func (c *accountServiceClient) SetRoles(ctx context.Context, in *SetRolesRequest
 	return out, nil
 }
 
+func (c *accountServiceClient) RotateClientSecret(ctx context.Context, in *RotateClientSecretRequest, opts ...grpc.CallOption) (*RotateClientSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateClientSecretResponse)
+	err := c.cc.Invoke(ctx, AccountService_RotateClientSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accountServiceClient) GetPgCreds(ctx context.Context, in *GetPgCredsRequest, opts ...grpc.CallOption) (*GetPgCredsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetPgCredsResponse)
@@ -180,6 +194,9 @@ type AccountServiceServer interface {
 	GetRoles(context.Context, *GetRolesRequest) (*GetRolesResponse, error)
 	// SetRoles replaces an account's roles.
 	SetRoles(context.Context, *SetRolesRequest) (*SetRolesResponse, error)
+	// RotateClientSecret sets a new client secret for a system account and
+	// returns it once; only its Argon2id hash is stored.
+	RotateClientSecret(context.Context, *RotateClientSecretRequest) (*RotateClientSecretResponse, error)
 	// GetPgCreds returns the PostgreSQL credentials stored for an account,
 	// password included, to the account itself or an admin.
 	GetPgCreds(context.Context, *GetPgCredsRequest) (*GetPgCredsResponse, error)
@@ -216,6 +233,9 @@ func (UnimplementedAccountServiceServer) GetRoles(context.Context, *GetRolesRequ
 }
 func (UnimplementedAccountServiceServer) SetRoles(context.Context, *SetRolesRequest) (*SetRolesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRoles not implemented")
+}
+func (UnimplementedAccountServiceServer) RotateClientSecret(context.Context, *RotateClientSecretRequest) (*RotateClientSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateClientSecret not implemented")
 }
 func (UnimplementedAccountServiceServer) GetPgCreds(context.Context, *GetPgCredsRequest) (*GetPgCredsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPgCreds not implemented")
@@ -370,6 +390,24 @@ func _AccountService_SetRoles_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_RotateClientSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateClientSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).RotateClientSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_RotateClientSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).RotateClientSecret(ctx, req.(*RotateClientSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccountService_GetPgCreds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPgCredsRequest)
 	if err := dec(in); err != nil {
@@ -440,6 +478,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRoles",
 			Handler:    _AccountService_SetRoles_Handler,
+		},
+		{
+			MethodName: "RotateClientSecret",
+			Handler:    _AccountService_RotateClientSecret_Handler,
 		},
 		{
 			MethodName: "GetPgCreds",

@@ -106,6 +106,172 @@ func (x *HealthResponse) GetStatus() string {
 	return ""
 }
 
+// RotateSigningKeyRequest is empty.
+type RotateSigningKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyRequest) Reset() {
+	*x = RotateSigningKeyRequest{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyRequest) ProtoMessage() {}
+
+func (x *RotateSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{2}
+}
+
+// RotateSigningKeyResponse names the new key.
+type RotateSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new key's id (RFC 7638 thumbprint).
+	Kid           string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyResponse) Reset() {
+	*x = RotateSigningKeyResponse{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyResponse) ProtoMessage() {}
+
+func (x *RotateSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RotateSigningKeyResponse) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+// RotateRefreshKeyRequest is empty.
+type RotateRefreshKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateRefreshKeyRequest) Reset() {
+	*x = RotateRefreshKeyRequest{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateRefreshKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateRefreshKeyRequest) ProtoMessage() {}
+
+func (x *RotateRefreshKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateRefreshKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateRefreshKeyRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{4}
+}
+
+// RotateRefreshKeyResponse names the new secret.
+type RotateRefreshKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new secret's id, as it appears at the start of refresh tokens.
+	KeyId         string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateRefreshKeyResponse) Reset() {
+	*x = RotateRefreshKeyResponse{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateRefreshKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateRefreshKeyResponse) ProtoMessage() {}
+
+func (x *RotateRefreshKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateRefreshKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateRefreshKeyResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RotateRefreshKeyResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
 // ListAuditEventsRequest filters and pages the audit log.
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -125,7 +291,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[2]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -137,7 +303,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[2]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -150,7 +316,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{2}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -213,7 +379,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[3]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +391,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[3]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +404,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{3}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -310,7 +476,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +488,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +501,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -359,7 +525,13 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\x1cmcias/v1/admin_service.proto\x12\bmcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mcias/v1/options.proto\"\x0f\n" +
 	"\rHealthRequest\"(\n" +
 	"\x0eHealthResponse\x12\x16\n" +
-	"\x06status\x18\x01 \x01(\tR\x06status\"\xc4\x01\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\"\x19\n" +
+	"\x17RotateSigningKeyRequest\",\n" +
+	"\x18RotateSigningKeyResponse\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\"\x19\n" +
+	"\x17RotateRefreshKeyRequest\"1\n" +
+	"\x18RotateRefreshKeyResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xc4\x01\n" +
 	"\x16ListAuditEventsRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
@@ -383,10 +555,12 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\adetails\x18\b \x01(\tR\adetails\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.mcias.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd9\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd8\x03\n" +
 	"\fAdminService\x12S\n" +
 	"\x06Health\x12\x17.mcias.v1.HealthRequest\x1a\x18.mcias.v1.HealthResponse\"\x16\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/health\x12t\n" +
+	"/v1/health\x12y\n" +
+	"\x10RotateSigningKey\x12!.mcias.v1.RotateSigningKeyRequest\x1a\".mcias.v1.RotateSigningKeyResponse\"\x1e\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/keys/rotate\x12\x81\x01\n" +
+	"\x10RotateRefreshKey\x12!.mcias.v1.RotateRefreshKeyRequest\x1a\".mcias.v1.RotateRefreshKeyResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/refresh-keys/rotate\x12t\n" +
 	"\x0fListAuditEvents\x12 .mcias.v1.ListAuditEventsRequest\x1a!.mcias.v1.ListAuditEventsResponse\"\x1c\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/eventsB\x92\x01\n" +
 	"\fcom.mcias.v1B\x11AdminServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\bMcias.V1\xca\x02\bMcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3"
 
@@ -402,25 +576,33 @@ func file_mcias_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_admin_service_proto_rawDescData
 }
 
-var file_mcias_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_mcias_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_mcias_v1_admin_service_proto_goTypes = []any{
-	(*HealthRequest)(nil),           // 0: mcias.v1.HealthRequest
-	(*HealthResponse)(nil),          // 1: mcias.v1.HealthResponse
-	(*ListAuditEventsRequest)(nil),  // 2: mcias.v1.ListAuditEventsRequest
-	(*AuditEvent)(nil),              // 3: mcias.v1.AuditEvent
-	(*ListAuditEventsResponse)(nil), // 4: mcias.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),   // 5: google.protobuf.Timestamp
+	(*HealthRequest)(nil),            // 0: mcias.v1.HealthRequest
+	(*HealthResponse)(nil),           // 1: mcias.v1.HealthResponse
+	(*RotateSigningKeyRequest)(nil),  // 2: mcias.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil), // 3: mcias.v1.RotateSigningKeyResponse
+	(*RotateRefreshKeyRequest)(nil),  // 4: mcias.v1.RotateRefreshKeyRequest
+	(*RotateRefreshKeyResponse)(nil), // 5: mcias.v1.RotateRefreshKeyResponse
+	(*ListAuditEventsRequest)(nil),   // 6: mcias.v1.ListAuditEventsRequest
+	(*AuditEvent)(nil),               // 7: mcias.v1.AuditEvent
+	(*ListAuditEventsResponse)(nil),  // 8: mcias.v1.ListAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),    // 9: google.protobuf.Timestamp
 }
 var file_mcias_v1_admin_service_proto_depIdxs = []int32{
-	5, // 0: mcias.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	5, // 1: mcias.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3, // 2: mcias.v1.ListAuditEventsResponse.events:type_name -> mcias.v1.AuditEvent
+	9, // 0: mcias.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	9, // 1: mcias.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	7, // 2: mcias.v1.ListAuditEventsResponse.events:type_name -> mcias.v1.AuditEvent
 	0, // 3: mcias.v1.AdminService.Health:input_type -> mcias.v1.HealthRequest
-	2, // 4: mcias.v1.AdminService.ListAuditEvents:input_type -> mcias.v1.ListAuditEventsRequest
-	1, // 5: mcias.v1.AdminService.Health:output_type -> mcias.v1.HealthResponse
-	4, // 6: mcias.v1.AdminService.ListAuditEvents:output_type -> mcias.v1.ListAuditEventsResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	2, // 4: mcias.v1.AdminService.RotateSigningKey:input_type -> mcias.v1.RotateSigningKeyRequest
+	4, // 5: mcias.v1.AdminService.RotateRefreshKey:input_type -> mcias.v1.RotateRefreshKeyRequest
+	6, // 6: mcias.v1.AdminService.ListAuditEvents:input_type -> mcias.v1.ListAuditEventsRequest
+	1, // 7: mcias.v1.AdminService.Health:output_type -> mcias.v1.HealthResponse
+	3, // 8: mcias.v1.AdminService.RotateSigningKey:output_type -> mcias.v1.RotateSigningKeyResponse
+	5, // 9: mcias.v1.AdminService.RotateRefreshKey:output_type -> mcias.v1.RotateRefreshKeyResponse
+	8, // 10: mcias.v1.AdminService.ListAuditEvents:output_type -> mcias.v1.ListAuditEventsResponse
+	7, // [7:11] is the sub-list for method output_type
+	3, // [3:7] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -438,7 +620,7 @@ func file_mcias_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_admin_service_proto_rawDesc), len(file_mcias_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

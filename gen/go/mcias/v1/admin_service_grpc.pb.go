@@ -19,8 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_Health_FullMethodName          = "/mcias.v1.AdminService/Health"
-	AdminService_ListAuditEvents_FullMethodName = "/mcias.v1.AdminService/ListAuditEvents"
+	AdminService_Health_FullMethodName           = "/mcias.v1.AdminService/Health"
+	AdminService_RotateSigningKey_FullMethodName = "/mcias.v1.AdminService/RotateSigningKey"
+	AdminService_RotateRefreshKey_FullMethodName = "/mcias.v1.AdminService/RotateRefreshKey"
+	AdminService_ListAuditEvents_FullMethodName  = "/mcias.v1.AdminService/ListAuditEvents"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -31,6 +33,13 @@ const (
 type AdminServiceClient interface {
 	// Health reports whether the server can serve (its database answers).
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
+	// Previous keys stay published and verify until every token they signed
+	// has expired, then are retired.
+	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
+	// RotateRefreshKey makes a new secret the one that protects new refresh
+	// tokens at rest; tokens made under older secrets keep working.
+	RotateRefreshKey(ctx context.Context, in *RotateRefreshKeyRequest, opts ...grpc.CallOption) (*RotateRefreshKeyResponse, error)
 	// ListAuditEvents lists audit events, newest first.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
@@ -47,6 +56,26 @@ func (c *adminServiceClient) Health(ctx context.Context, in *HealthRequest, opts
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HealthResponse)
 	err := c.cc.Invoke(ctx, AdminService_Health_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateSigningKeyResponse)
+	err := c.cc.Invoke(ctx, AdminService_RotateSigningKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RotateRefreshKey(ctx context.Context, in *RotateRefreshKeyRequest, opts ...grpc.CallOption) (*RotateRefreshKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateRefreshKeyResponse)
+	err := c.cc.Invoke(ctx, AdminService_RotateRefreshKey_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +100,13 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 type AdminServiceServer interface {
 	// Health reports whether the server can serve (its database answers).
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
+	// Previous keys stay published and verify until every token they signed
+	// has expired, then are retired.
+	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
+	// RotateRefreshKey makes a new secret the one that protects new refresh
+	// tokens at rest; tokens made under older secrets keep working.
+	RotateRefreshKey(context.Context, *RotateRefreshKeyRequest) (*RotateRefreshKeyResponse, error)
 	// ListAuditEvents lists audit events, newest first.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
@@ -85,6 +121,12 @@ type UnimplementedAdminServiceServer struct{}
 
 func (UnimplementedAdminServiceServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedAdminServiceServer) RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateSigningKey not implemented")
+}
+func (UnimplementedAdminServiceServer) RotateRefreshKey(context.Context, *RotateRefreshKeyRequest) (*RotateRefreshKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateRefreshKey not implemented")
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
@@ -128,6 +170,42 @@ func _AdminService_Health_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RotateSigningKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateSigningKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RotateSigningKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RotateSigningKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RotateSigningKey(ctx, req.(*RotateSigningKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RotateRefreshKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateRefreshKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RotateRefreshKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RotateRefreshKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RotateRefreshKey(ctx, req.(*RotateRefreshKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAuditEventsRequest)
 	if err := dec(in); err != nil {
@@ -156,6 +234,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Health",
 			Handler:    _AdminService_Health_Handler,
+		},
+		{
+			MethodName: "RotateSigningKey",
+			Handler:    _AdminService_RotateSigningKey_Handler,
+		},
+		{
+			MethodName: "RotateRefreshKey",
+			Handler:    _AdminService_RotateRefreshKey_Handler,
 		},
 		{
 			MethodName: "ListAuditEvents",

@@ -87,15 +87,19 @@ func (x *LoginRequest) GetTotpCode() string {
 	return ""
 }
 
-// LoginResponse carries the issued access token.
+// LoginResponse carries the issued access token and refresh token.
 type LoginResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A signed JWT (EdDSA).
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// When the token expires.
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// An opaque refresh token for RefreshToken (base64url, at least 256 bits).
+	RefreshToken string `protobuf:"bytes,3,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// When the refresh token expires.
+	RefreshExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=refresh_expires_at,json=refreshExpiresAt,proto3" json:"refresh_expires_at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *LoginResponse) Reset() {
@@ -142,6 +146,332 @@ func (x *LoginResponse) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *LoginResponse) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *LoginResponse) GetRefreshExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefreshExpiresAt
+	}
+	return nil
+}
+
+// RefreshTokenRequest carries the refresh token to use up.
+type RefreshTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A refresh token from Login or a previous RefreshToken.
+	RefreshToken  string `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshTokenRequest) Reset() {
+	*x = RefreshTokenRequest{}
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshTokenRequest) ProtoMessage() {}
+
+func (x *RefreshTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshTokenRequest.ProtoReflect.Descriptor instead.
+func (*RefreshTokenRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RefreshTokenRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+// RefreshTokenResponse carries the new tokens.
+type RefreshTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A signed JWT (EdDSA).
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// When the token expires.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The next refresh token of the family.
+	RefreshToken string `protobuf:"bytes,3,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// When the refresh token expires.
+	RefreshExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=refresh_expires_at,json=refreshExpiresAt,proto3" json:"refresh_expires_at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RefreshTokenResponse) Reset() {
+	*x = RefreshTokenResponse{}
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshTokenResponse) ProtoMessage() {}
+
+func (x *RefreshTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshTokenResponse.ProtoReflect.Descriptor instead.
+func (*RefreshTokenResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RefreshTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RefreshTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *RefreshTokenResponse) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *RefreshTokenResponse) GetRefreshExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefreshExpiresAt
+	}
+	return nil
+}
+
+// ClientCredentialsRequest identifies a system account and its secret.
+type ClientCredentialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The system account's username or id.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The client secret set with RotateClientSecret.
+	ClientSecret  string `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientCredentialsRequest) Reset() {
+	*x = ClientCredentialsRequest{}
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientCredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientCredentialsRequest) ProtoMessage() {}
+
+func (x *ClientCredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientCredentialsRequest.ProtoReflect.Descriptor instead.
+func (*ClientCredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ClientCredentialsRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *ClientCredentialsRequest) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+// ClientCredentialsResponse carries the issued access token.
+type ClientCredentialsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A signed JWT (EdDSA).
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// When the token expires.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClientCredentialsResponse) Reset() {
+	*x = ClientCredentialsResponse{}
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientCredentialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientCredentialsResponse) ProtoMessage() {}
+
+func (x *ClientCredentialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientCredentialsResponse.ProtoReflect.Descriptor instead.
+func (*ClientCredentialsResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ClientCredentialsResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ClientCredentialsResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// SignOutEverywhereRequest names the account.
+type SignOutEverywhereRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account id; empty means the caller's own account.
+	AccountId     string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutEverywhereRequest) Reset() {
+	*x = SignOutEverywhereRequest{}
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutEverywhereRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutEverywhereRequest) ProtoMessage() {}
+
+func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutEverywhereRequest.ProtoReflect.Descriptor instead.
+func (*SignOutEverywhereRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SignOutEverywhereRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+// SignOutEverywhereResponse is empty.
+type SignOutEverywhereResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignOutEverywhereResponse) Reset() {
+	*x = SignOutEverywhereResponse{}
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignOutEverywhereResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignOutEverywhereResponse) ProtoMessage() {}
+
+func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignOutEverywhereResponse.ProtoReflect.Descriptor instead.
+func (*SignOutEverywhereResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{7}
+}
+
 // LogoutRequest is empty: the calling token is revoked.
 type LogoutRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -151,7 +481,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[2]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -163,7 +493,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[2]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -176,7 +506,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{2}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{8}
 }
 
 // LogoutResponse is empty.
@@ -188,7 +518,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[3]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +530,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[3]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +543,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{3}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{9}
 }
 
 // RenewTokenRequest is empty: the calling token is replaced.
@@ -225,7 +555,7 @@ type RenewTokenRequest struct {
 
 func (x *RenewTokenRequest) Reset() {
 	*x = RenewTokenRequest{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[4]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -237,7 +567,7 @@ func (x *RenewTokenRequest) String() string {
 func (*RenewTokenRequest) ProtoMessage() {}
 
 func (x *RenewTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[4]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -250,7 +580,7 @@ func (x *RenewTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewTokenRequest.ProtoReflect.Descriptor instead.
 func (*RenewTokenRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{4}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{10}
 }
 
 // RenewTokenResponse carries the replacement token.
@@ -266,7 +596,7 @@ type RenewTokenResponse struct {
 
 func (x *RenewTokenResponse) Reset() {
 	*x = RenewTokenResponse{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[5]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +608,7 @@ func (x *RenewTokenResponse) String() string {
 func (*RenewTokenResponse) ProtoMessage() {}
 
 func (x *RenewTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[5]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +621,7 @@ func (x *RenewTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewTokenResponse.ProtoReflect.Descriptor instead.
 func (*RenewTokenResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{5}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RenewTokenResponse) GetToken() string {
@@ -317,7 +647,7 @@ type EnrollTotpRequest struct {
 
 func (x *EnrollTotpRequest) Reset() {
 	*x = EnrollTotpRequest{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[6]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +659,7 @@ func (x *EnrollTotpRequest) String() string {
 func (*EnrollTotpRequest) ProtoMessage() {}
 
 func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[6]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +672,7 @@ func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{6}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{12}
 }
 
 // EnrollTotpResponse carries the new secret. It is the only response that
@@ -359,7 +689,7 @@ type EnrollTotpResponse struct {
 
 func (x *EnrollTotpResponse) Reset() {
 	*x = EnrollTotpResponse{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[7]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +701,7 @@ func (x *EnrollTotpResponse) String() string {
 func (*EnrollTotpResponse) ProtoMessage() {}
 
 func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[7]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +714,7 @@ func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{7}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EnrollTotpResponse) GetSecret() string {
@@ -412,7 +742,7 @@ type ConfirmTotpRequest struct {
 
 func (x *ConfirmTotpRequest) Reset() {
 	*x = ConfirmTotpRequest{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +754,7 @@ func (x *ConfirmTotpRequest) String() string {
 func (*ConfirmTotpRequest) ProtoMessage() {}
 
 func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +767,7 @@ func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{8}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfirmTotpRequest) GetCode() string {
@@ -456,7 +786,7 @@ type ConfirmTotpResponse struct {
 
 func (x *ConfirmTotpResponse) Reset() {
 	*x = ConfirmTotpResponse{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[9]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -468,7 +798,7 @@ func (x *ConfirmTotpResponse) String() string {
 func (*ConfirmTotpResponse) ProtoMessage() {}
 
 func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[9]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -481,7 +811,7 @@ func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{9}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{15}
 }
 
 // RemoveTotpRequest names the account whose TOTP factor is removed.
@@ -495,7 +825,7 @@ type RemoveTotpRequest struct {
 
 func (x *RemoveTotpRequest) Reset() {
 	*x = RemoveTotpRequest{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[10]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +837,7 @@ func (x *RemoveTotpRequest) String() string {
 func (*RemoveTotpRequest) ProtoMessage() {}
 
 func (x *RemoveTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[10]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +850,7 @@ func (x *RemoveTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTotpRequest.ProtoReflect.Descriptor instead.
 func (*RemoveTotpRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{10}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RemoveTotpRequest) GetAccountId() string {
@@ -539,7 +869,7 @@ type RemoveTotpResponse struct {
 
 func (x *RemoveTotpResponse) Reset() {
 	*x = RemoveTotpResponse{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[11]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +881,7 @@ func (x *RemoveTotpResponse) String() string {
 func (*RemoveTotpResponse) ProtoMessage() {}
 
 func (x *RemoveTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[11]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +894,7 @@ func (x *RemoveTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTotpResponse.ProtoReflect.Descriptor instead.
 func (*RemoveTotpResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{11}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{17}
 }
 
 // ChangePasswordRequest carries the old and new passwords.
@@ -580,7 +910,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[12]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +922,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[12]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +935,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{12}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -631,7 +961,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[13]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +973,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_auth_service_proto_msgTypes[13]
+	mi := &file_mcias_v1_auth_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +986,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{13}
+	return file_mcias_v1_auth_service_proto_rawDescGZIP(), []int{19}
 }
 
 var File_mcias_v1_auth_service_proto protoreflect.FileDescriptor
@@ -667,11 +997,32 @@ const file_mcias_v1_auth_service_proto_rawDesc = "" +
 	"\fLoginRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x1b\n" +
-	"\ttotp_code\x18\x03 \x01(\tR\btotpCode\"`\n" +
+	"\ttotp_code\x18\x03 \x01(\tR\btotpCode\"\xcf\x01\n" +
 	"\rLoginResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x0f\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12#\n" +
+	"\rrefresh_token\x18\x03 \x01(\tR\frefreshToken\x12H\n" +
+	"\x12refresh_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10refreshExpiresAt\":\n" +
+	"\x13RefreshTokenRequest\x12#\n" +
+	"\rrefresh_token\x18\x01 \x01(\tR\frefreshToken\"\xd6\x01\n" +
+	"\x14RefreshTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12#\n" +
+	"\rrefresh_token\x18\x03 \x01(\tR\frefreshToken\x12H\n" +
+	"\x12refresh_expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10refreshExpiresAt\"\\\n" +
+	"\x18ClientCredentialsRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"l\n" +
+	"\x19ClientCredentialsResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"9\n" +
+	"\x18SignOutEverywhereRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"\x1b\n" +
+	"\x19SignOutEverywhereResponse\"\x0f\n" +
 	"\rLogoutRequest\"\x10\n" +
 	"\x0eLogoutResponse\"\x13\n" +
 	"\x11RenewTokenRequest\"e\n" +
@@ -694,7 +1045,7 @@ const file_mcias_v1_auth_service_proto_rawDesc = "" +
 	"\x15ChangePasswordRequest\x12)\n" +
 	"\x10current_password\x18\x01 \x01(\tR\x0fcurrentPassword\x12!\n" +
 	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x18\n" +
-	"\x16ChangePasswordResponse2\xf7\x05\n" +
+	"\x16ChangePasswordResponse2\xfe\b\n" +
 	"\vAuthService\x12W\n" +
 	"\x05Login\x12\x16.mcias.v1.LoginRequest\x1a\x17.mcias.v1.LoginResponse\"\x1d\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/auth/login\x12[\n" +
 	"\x06Logout\x12\x17.mcias.v1.LogoutRequest\x1a\x18.mcias.v1.LogoutResponse\"\x1e\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12f\n" +
@@ -704,7 +1055,10 @@ const file_mcias_v1_auth_service_proto_rawDesc = "" +
 	"EnrollTotp\x12\x1b.mcias.v1.EnrollTotpRequest\x1a\x1c.mcias.v1.EnrollTotpResponse\"#\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/totp/enroll\x12p\n" +
 	"\vConfirmTotp\x12\x1c.mcias.v1.ConfirmTotpRequest\x1a\x1d.mcias.v1.ConfirmTotpResponse\"$\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/auth/totp/confirm\x12s\n" +
 	"\n" +
-	"RemoveTotp\x12\x1b.mcias.v1.RemoveTotpRequest\x1a\x1c.mcias.v1.RemoveTotpResponse\"*\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02 *\x1e/v1/accounts/{account_id}/totp\x12u\n" +
+	"RemoveTotp\x12\x1b.mcias.v1.RemoveTotpRequest\x1a\x1c.mcias.v1.RemoveTotpResponse\"*\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02 *\x1e/v1/accounts/{account_id}/totp\x12n\n" +
+	"\fRefreshToken\x12\x1d.mcias.v1.RefreshTokenRequest\x1a\x1e.mcias.v1.RefreshTokenResponse\"\x1f\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12\x88\x01\n" +
+	"\x11ClientCredentials\x12\".mcias.v1.ClientCredentialsRequest\x1a#.mcias.v1.ClientCredentialsResponse\"*\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/auth/client-credentials\x12\x89\x01\n" +
+	"\x11SignOutEverywhere\x12\".mcias.v1.SignOutEverywhereRequest\x1a#.mcias.v1.SignOutEverywhereResponse\"+\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/auth/sign-out-everywhere\x12u\n" +
 	"\x0eChangePassword\x12\x1f.mcias.v1.ChangePasswordRequest\x1a .mcias.v1.ChangePasswordResponse\" \xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/auth/passwordB\x91\x01\n" +
 	"\fcom.mcias.v1B\x10AuthServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\bMcias.V1\xca\x02\bMcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3"
 
@@ -720,46 +1074,62 @@ func file_mcias_v1_auth_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_auth_service_proto_rawDescData
 }
 
-var file_mcias_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_mcias_v1_auth_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_mcias_v1_auth_service_proto_goTypes = []any{
-	(*LoginRequest)(nil),           // 0: mcias.v1.LoginRequest
-	(*LoginResponse)(nil),          // 1: mcias.v1.LoginResponse
-	(*LogoutRequest)(nil),          // 2: mcias.v1.LogoutRequest
-	(*LogoutResponse)(nil),         // 3: mcias.v1.LogoutResponse
-	(*RenewTokenRequest)(nil),      // 4: mcias.v1.RenewTokenRequest
-	(*RenewTokenResponse)(nil),     // 5: mcias.v1.RenewTokenResponse
-	(*EnrollTotpRequest)(nil),      // 6: mcias.v1.EnrollTotpRequest
-	(*EnrollTotpResponse)(nil),     // 7: mcias.v1.EnrollTotpResponse
-	(*ConfirmTotpRequest)(nil),     // 8: mcias.v1.ConfirmTotpRequest
-	(*ConfirmTotpResponse)(nil),    // 9: mcias.v1.ConfirmTotpResponse
-	(*RemoveTotpRequest)(nil),      // 10: mcias.v1.RemoveTotpRequest
-	(*RemoveTotpResponse)(nil),     // 11: mcias.v1.RemoveTotpResponse
-	(*ChangePasswordRequest)(nil),  // 12: mcias.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil), // 13: mcias.v1.ChangePasswordResponse
-	(*timestamppb.Timestamp)(nil),  // 14: google.protobuf.Timestamp
+	(*LoginRequest)(nil),              // 0: mcias.v1.LoginRequest
+	(*LoginResponse)(nil),             // 1: mcias.v1.LoginResponse
+	(*RefreshTokenRequest)(nil),       // 2: mcias.v1.RefreshTokenRequest
+	(*RefreshTokenResponse)(nil),      // 3: mcias.v1.RefreshTokenResponse
+	(*ClientCredentialsRequest)(nil),  // 4: mcias.v1.ClientCredentialsRequest
+	(*ClientCredentialsResponse)(nil), // 5: mcias.v1.ClientCredentialsResponse
+	(*SignOutEverywhereRequest)(nil),  // 6: mcias.v1.SignOutEverywhereRequest
+	(*SignOutEverywhereResponse)(nil), // 7: mcias.v1.SignOutEverywhereResponse
+	(*LogoutRequest)(nil),             // 8: mcias.v1.LogoutRequest
+	(*LogoutResponse)(nil),            // 9: mcias.v1.LogoutResponse
+	(*RenewTokenRequest)(nil),         // 10: mcias.v1.RenewTokenRequest
+	(*RenewTokenResponse)(nil),        // 11: mcias.v1.RenewTokenResponse
+	(*EnrollTotpRequest)(nil),         // 12: mcias.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),        // 13: mcias.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),        // 14: mcias.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),       // 15: mcias.v1.ConfirmTotpResponse
+	(*RemoveTotpRequest)(nil),         // 16: mcias.v1.RemoveTotpRequest
+	(*RemoveTotpResponse)(nil),        // 17: mcias.v1.RemoveTotpResponse
+	(*ChangePasswordRequest)(nil),     // 18: mcias.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),    // 19: mcias.v1.ChangePasswordResponse
+	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
 }
 var file_mcias_v1_auth_service_proto_depIdxs = []int32{
-	14, // 0: mcias.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 1: mcias.v1.RenewTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: mcias.v1.AuthService.Login:input_type -> mcias.v1.LoginRequest
-	2,  // 3: mcias.v1.AuthService.Logout:input_type -> mcias.v1.LogoutRequest
-	4,  // 4: mcias.v1.AuthService.RenewToken:input_type -> mcias.v1.RenewTokenRequest
-	6,  // 5: mcias.v1.AuthService.EnrollTotp:input_type -> mcias.v1.EnrollTotpRequest
-	8,  // 6: mcias.v1.AuthService.ConfirmTotp:input_type -> mcias.v1.ConfirmTotpRequest
-	10, // 7: mcias.v1.AuthService.RemoveTotp:input_type -> mcias.v1.RemoveTotpRequest
-	12, // 8: mcias.v1.AuthService.ChangePassword:input_type -> mcias.v1.ChangePasswordRequest
-	1,  // 9: mcias.v1.AuthService.Login:output_type -> mcias.v1.LoginResponse
-	3,  // 10: mcias.v1.AuthService.Logout:output_type -> mcias.v1.LogoutResponse
-	5,  // 11: mcias.v1.AuthService.RenewToken:output_type -> mcias.v1.RenewTokenResponse
-	7,  // 12: mcias.v1.AuthService.EnrollTotp:output_type -> mcias.v1.EnrollTotpResponse
-	9,  // 13: mcias.v1.AuthService.ConfirmTotp:output_type -> mcias.v1.ConfirmTotpResponse
-	11, // 14: mcias.v1.AuthService.RemoveTotp:output_type -> mcias.v1.RemoveTotpResponse
-	13, // 15: mcias.v1.AuthService.ChangePassword:output_type -> mcias.v1.ChangePasswordResponse
-	9,  // [9:16] is the sub-list for method output_type
-	2,  // [2:9] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	20, // 0: mcias.v1.LoginResponse.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 1: mcias.v1.LoginResponse.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	20, // 2: mcias.v1.RefreshTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 3: mcias.v1.RefreshTokenResponse.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	20, // 4: mcias.v1.ClientCredentialsResponse.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 5: mcias.v1.RenewTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 6: mcias.v1.AuthService.Login:input_type -> mcias.v1.LoginRequest
+	8,  // 7: mcias.v1.AuthService.Logout:input_type -> mcias.v1.LogoutRequest
+	10, // 8: mcias.v1.AuthService.RenewToken:input_type -> mcias.v1.RenewTokenRequest
+	12, // 9: mcias.v1.AuthService.EnrollTotp:input_type -> mcias.v1.EnrollTotpRequest
+	14, // 10: mcias.v1.AuthService.ConfirmTotp:input_type -> mcias.v1.ConfirmTotpRequest
+	16, // 11: mcias.v1.AuthService.RemoveTotp:input_type -> mcias.v1.RemoveTotpRequest
+	2,  // 12: mcias.v1.AuthService.RefreshToken:input_type -> mcias.v1.RefreshTokenRequest
+	4,  // 13: mcias.v1.AuthService.ClientCredentials:input_type -> mcias.v1.ClientCredentialsRequest
+	6,  // 14: mcias.v1.AuthService.SignOutEverywhere:input_type -> mcias.v1.SignOutEverywhereRequest
+	18, // 15: mcias.v1.AuthService.ChangePassword:input_type -> mcias.v1.ChangePasswordRequest
+	1,  // 16: mcias.v1.AuthService.Login:output_type -> mcias.v1.LoginResponse
+	9,  // 17: mcias.v1.AuthService.Logout:output_type -> mcias.v1.LogoutResponse
+	11, // 18: mcias.v1.AuthService.RenewToken:output_type -> mcias.v1.RenewTokenResponse
+	13, // 19: mcias.v1.AuthService.EnrollTotp:output_type -> mcias.v1.EnrollTotpResponse
+	15, // 20: mcias.v1.AuthService.ConfirmTotp:output_type -> mcias.v1.ConfirmTotpResponse
+	17, // 21: mcias.v1.AuthService.RemoveTotp:output_type -> mcias.v1.RemoveTotpResponse
+	3,  // 22: mcias.v1.AuthService.RefreshToken:output_type -> mcias.v1.RefreshTokenResponse
+	5,  // 23: mcias.v1.AuthService.ClientCredentials:output_type -> mcias.v1.ClientCredentialsResponse
+	7,  // 24: mcias.v1.AuthService.SignOutEverywhere:output_type -> mcias.v1.SignOutEverywhereResponse
+	19, // 25: mcias.v1.AuthService.ChangePassword:output_type -> mcias.v1.ChangePasswordResponse
+	16, // [16:26] is the sub-list for method output_type
+	6,  // [6:16] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_auth_service_proto_init() }
@@ -774,7 +1144,7 @@ func file_mcias_v1_auth_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_auth_service_proto_rawDesc), len(file_mcias_v1_auth_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

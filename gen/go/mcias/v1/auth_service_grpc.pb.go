@@ -19,13 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Login_FullMethodName          = "/mcias.v1.AuthService/Login"
-	AuthService_Logout_FullMethodName         = "/mcias.v1.AuthService/Logout"
-	AuthService_RenewToken_FullMethodName     = "/mcias.v1.AuthService/RenewToken"
-	AuthService_EnrollTotp_FullMethodName     = "/mcias.v1.AuthService/EnrollTotp"
-	AuthService_ConfirmTotp_FullMethodName    = "/mcias.v1.AuthService/ConfirmTotp"
-	AuthService_RemoveTotp_FullMethodName     = "/mcias.v1.AuthService/RemoveTotp"
-	AuthService_ChangePassword_FullMethodName = "/mcias.v1.AuthService/ChangePassword"
+	AuthService_Login_FullMethodName             = "/mcias.v1.AuthService/Login"
+	AuthService_Logout_FullMethodName            = "/mcias.v1.AuthService/Logout"
+	AuthService_RenewToken_FullMethodName        = "/mcias.v1.AuthService/RenewToken"
+	AuthService_EnrollTotp_FullMethodName        = "/mcias.v1.AuthService/EnrollTotp"
+	AuthService_ConfirmTotp_FullMethodName       = "/mcias.v1.AuthService/ConfirmTotp"
+	AuthService_RemoveTotp_FullMethodName        = "/mcias.v1.AuthService/RemoveTotp"
+	AuthService_RefreshToken_FullMethodName      = "/mcias.v1.AuthService/RefreshToken"
+	AuthService_ClientCredentials_FullMethodName = "/mcias.v1.AuthService/ClientCredentials"
+	AuthService_SignOutEverywhere_FullMethodName = "/mcias.v1.AuthService/SignOutEverywhere"
+	AuthService_ChangePassword_FullMethodName    = "/mcias.v1.AuthService/ChangePassword"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -48,6 +51,16 @@ type AuthServiceClient interface {
 	ConfirmTotp(ctx context.Context, in *ConfirmTotpRequest, opts ...grpc.CallOption) (*ConfirmTotpResponse, error)
 	// RemoveTotp removes an account's TOTP factor (admin recovery path).
 	RemoveTotp(ctx context.Context, in *RemoveTotpRequest, opts ...grpc.CallOption) (*RemoveTotpResponse, error)
+	// RefreshToken exchanges a refresh token for a new access token and a new
+	// refresh token of the same family. The presented token is used up;
+	// presenting a used token again revokes the whole family.
+	RefreshToken(ctx context.Context, in *RefreshTokenRequest, opts ...grpc.CallOption) (*RefreshTokenResponse, error)
+	// ClientCredentials authenticates a system account with its client secret
+	// and issues an access token (the OAuth 2.0 client_credentials grant).
+	ClientCredentials(ctx context.Context, in *ClientCredentialsRequest, opts ...grpc.CallOption) (*ClientCredentialsResponse, error)
+	// SignOutEverywhere invalidates every access and refresh token of an
+	// account (the caller's own, or any account for an admin).
+	SignOutEverywhere(ctx context.Context, in *SignOutEverywhereRequest, opts ...grpc.CallOption) (*SignOutEverywhereResponse, error)
 	// ChangePassword replaces the caller's password after checking the current
 	// one.
 	ChangePassword(ctx context.Context, in *ChangePasswordRequest, opts ...grpc.CallOption) (*ChangePasswordResponse, error)
@@ -121,6 +134,36 @@ func (c *authServiceClient) RemoveTotp(ctx context.Context, in *RemoveTotpReques
 	return out, nil
 }
 
+func (c *authServiceClient) RefreshToken(ctx context.Context, in *RefreshTokenRequest, opts ...grpc.CallOption) (*RefreshTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefreshTokenResponse)
+	err := c.cc.Invoke(ctx, AuthService_RefreshToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) ClientCredentials(ctx context.Context, in *ClientCredentialsRequest, opts ...grpc.CallOption) (*ClientCredentialsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClientCredentialsResponse)
+	err := c.cc.Invoke(ctx, AuthService_ClientCredentials_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) SignOutEverywhere(ctx context.Context, in *SignOutEverywhereRequest, opts ...grpc.CallOption) (*SignOutEverywhereResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignOutEverywhereResponse)
+	err := c.cc.Invoke(ctx, AuthService_SignOutEverywhere_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authServiceClient) ChangePassword(ctx context.Context, in *ChangePasswordRequest, opts ...grpc.CallOption) (*ChangePasswordResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ChangePasswordResponse)
@@ -151,6 +194,16 @@ type AuthServiceServer interface {
 	ConfirmTotp(context.Context, *ConfirmTotpRequest) (*ConfirmTotpResponse, error)
 	// RemoveTotp removes an account's TOTP factor (admin recovery path).
 	RemoveTotp(context.Context, *RemoveTotpRequest) (*RemoveTotpResponse, error)
+	// RefreshToken exchanges a refresh token for a new access token and a new
+	// refresh token of the same family. The presented token is used up;
+	// presenting a used token again revokes the whole family.
+	RefreshToken(context.Context, *RefreshTokenRequest) (*RefreshTokenResponse, error)
+	// ClientCredentials authenticates a system account with its client secret
+	// and issues an access token (the OAuth 2.0 client_credentials grant).
+	ClientCredentials(context.Context, *ClientCredentialsRequest) (*ClientCredentialsResponse, error)
+	// SignOutEverywhere invalidates every access and refresh token of an
+	// account (the caller's own, or any account for an admin).
+	SignOutEverywhere(context.Context, *SignOutEverywhereRequest) (*SignOutEverywhereResponse, error)
 	// ChangePassword replaces the caller's password after checking the current
 	// one.
 	ChangePassword(context.Context, *ChangePasswordRequest) (*ChangePasswordResponse, error)
@@ -181,6 +234,15 @@ func (UnimplementedAuthServiceServer) ConfirmTotp(context.Context, *ConfirmTotpR
 }
 func (UnimplementedAuthServiceServer) RemoveTotp(context.Context, *RemoveTotpRequest) (*RemoveTotpResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveTotp not implemented")
+}
+func (UnimplementedAuthServiceServer) RefreshToken(context.Context, *RefreshTokenRequest) (*RefreshTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefreshToken not implemented")
+}
+func (UnimplementedAuthServiceServer) ClientCredentials(context.Context, *ClientCredentialsRequest) (*ClientCredentialsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClientCredentials not implemented")
+}
+func (UnimplementedAuthServiceServer) SignOutEverywhere(context.Context, *SignOutEverywhereRequest) (*SignOutEverywhereResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignOutEverywhere not implemented")
 }
 func (UnimplementedAuthServiceServer) ChangePassword(context.Context, *ChangePasswordRequest) (*ChangePasswordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ChangePassword not implemented")
@@ -314,6 +376,60 @@ func _AuthService_RemoveTotp_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_RefreshToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefreshTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).RefreshToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_RefreshToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).RefreshToken(ctx, req.(*RefreshTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_ClientCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClientCredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).ClientCredentials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_ClientCredentials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).ClientCredentials(ctx, req.(*ClientCredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_SignOutEverywhere_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignOutEverywhereRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).SignOutEverywhere(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_SignOutEverywhere_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).SignOutEverywhere(ctx, req.(*SignOutEverywhereRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthService_ChangePassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ChangePasswordRequest)
 	if err := dec(in); err != nil {
@@ -362,6 +478,18 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveTotp",
 			Handler:    _AuthService_RemoveTotp_Handler,
+		},
+		{
+			MethodName: "RefreshToken",
+			Handler:    _AuthService_RefreshToken_Handler,
+		},
+		{
+			MethodName: "ClientCredentials",
+			Handler:    _AuthService_ClientCredentials_Handler,
+		},
+		{
+			MethodName: "SignOutEverywhere",
+			Handler:    _AuthService_SignOutEverywhere_Handler,
 		},
 		{
 			MethodName: "ChangePassword",

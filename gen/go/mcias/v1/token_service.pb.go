@@ -418,6 +418,271 @@ func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
 	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{6}
 }
 
+// IntrospectTokenRequest carries the token to describe.
+type IntrospectTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An access token (JWT) or a refresh token.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// `access_token` or `refresh_token`; a hint only.
+	TokenTypeHint string `protobuf:"bytes,2,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntrospectTokenRequest) Reset() {
+	*x = IntrospectTokenRequest{}
+	mi := &file_mcias_v1_token_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntrospectTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntrospectTokenRequest) ProtoMessage() {}
+
+func (x *IntrospectTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_token_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntrospectTokenRequest.ProtoReflect.Descriptor instead.
+func (*IntrospectTokenRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *IntrospectTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *IntrospectTokenRequest) GetTokenTypeHint() string {
+	if x != nil {
+		return x.TokenTypeHint
+	}
+	return ""
+}
+
+// IntrospectTokenResponse describes the token.
+type IntrospectTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the token is currently valid.
+	Active bool `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	// `access_token` or `refresh_token`.
+	TokenType string `protobuf:"bytes,2,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
+	// The account id.
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The roles (access tokens).
+	Roles []string `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The issuer.
+	Issuer string `protobuf:"bytes,5,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// When the token was issued.
+	IssuedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	// When the token expires.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The access token id.
+	Jti string `protobuf:"bytes,8,opt,name=jti,proto3" json:"jti,omitempty"`
+	// `human` or `system` (access tokens).
+	AccountType   string `protobuf:"bytes,9,opt,name=account_type,json=accountType,proto3" json:"account_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntrospectTokenResponse) Reset() {
+	*x = IntrospectTokenResponse{}
+	mi := &file_mcias_v1_token_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntrospectTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntrospectTokenResponse) ProtoMessage() {}
+
+func (x *IntrospectTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_token_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntrospectTokenResponse.ProtoReflect.Descriptor instead.
+func (*IntrospectTokenResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *IntrospectTokenResponse) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *IntrospectTokenResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *IntrospectTokenResponse) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetIssuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return nil
+}
+
+func (x *IntrospectTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *IntrospectTokenResponse) GetJti() string {
+	if x != nil {
+		return x.Jti
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetAccountType() string {
+	if x != nil {
+		return x.AccountType
+	}
+	return ""
+}
+
+// RevokeTokenValueRequest carries the token to revoke.
+type RevokeTokenValueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An access token (JWT) or a refresh token.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// `access_token` or `refresh_token`; a hint only.
+	TokenTypeHint string `protobuf:"bytes,2,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenValueRequest) Reset() {
+	*x = RevokeTokenValueRequest{}
+	mi := &file_mcias_v1_token_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenValueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenValueRequest) ProtoMessage() {}
+
+func (x *RevokeTokenValueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_token_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenValueRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenValueRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RevokeTokenValueRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RevokeTokenValueRequest) GetTokenTypeHint() string {
+	if x != nil {
+		return x.TokenTypeHint
+	}
+	return ""
+}
+
+// RevokeTokenValueResponse is empty.
+type RevokeTokenValueResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenValueResponse) Reset() {
+	*x = RevokeTokenValueResponse{}
+	mi := &file_mcias_v1_token_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenValueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenValueResponse) ProtoMessage() {}
+
+func (x *RevokeTokenValueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_token_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenValueResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenValueResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{10}
+}
+
 // ListPublicKeysRequest is empty.
 type ListPublicKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -427,7 +692,7 @@ type ListPublicKeysRequest struct {
 
 func (x *ListPublicKeysRequest) Reset() {
 	*x = ListPublicKeysRequest{}
-	mi := &file_mcias_v1_token_service_proto_msgTypes[7]
+	mi := &file_mcias_v1_token_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +704,7 @@ func (x *ListPublicKeysRequest) String() string {
 func (*ListPublicKeysRequest) ProtoMessage() {}
 
 func (x *ListPublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_token_service_proto_msgTypes[7]
+	mi := &file_mcias_v1_token_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +717,7 @@ func (x *ListPublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListPublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{7}
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{11}
 }
 
 // Jwk is an Ed25519 public key in JWK form (RFC 8037).
@@ -476,7 +741,7 @@ type Jwk struct {
 
 func (x *Jwk) Reset() {
 	*x = Jwk{}
-	mi := &file_mcias_v1_token_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_token_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +753,7 @@ func (x *Jwk) String() string {
 func (*Jwk) ProtoMessage() {}
 
 func (x *Jwk) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_token_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_token_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +766,7 @@ func (x *Jwk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Jwk.ProtoReflect.Descriptor instead.
 func (*Jwk) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{8}
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Jwk) GetKty() string {
@@ -557,7 +822,7 @@ type ListPublicKeysResponse struct {
 
 func (x *ListPublicKeysResponse) Reset() {
 	*x = ListPublicKeysResponse{}
-	mi := &file_mcias_v1_token_service_proto_msgTypes[9]
+	mi := &file_mcias_v1_token_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +834,7 @@ func (x *ListPublicKeysResponse) String() string {
 func (*ListPublicKeysResponse) ProtoMessage() {}
 
 func (x *ListPublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_token_service_proto_msgTypes[9]
+	mi := &file_mcias_v1_token_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +847,7 @@ func (x *ListPublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListPublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{9}
+	return file_mcias_v1_token_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListPublicKeysResponse) GetKeys() []*Jwk {
@@ -622,7 +887,26 @@ const file_mcias_v1_token_service_proto_rawDesc = "" +
 	"\x12RevokeTokenRequest\x12\x10\n" +
 	"\x03jti\x18\x01 \x01(\tR\x03jti\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x15\n" +
-	"\x13RevokeTokenResponse\"\x17\n" +
+	"\x13RevokeTokenResponse\"V\n" +
+	"\x16IntrospectTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12&\n" +
+	"\x0ftoken_type_hint\x18\x02 \x01(\tR\rtokenTypeHint\"\xc1\x02\n" +
+	"\x17IntrospectTokenResponse\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x02 \x01(\tR\ttokenType\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x16\n" +
+	"\x06issuer\x18\x05 \x01(\tR\x06issuer\x127\n" +
+	"\tissued_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x10\n" +
+	"\x03jti\x18\b \x01(\tR\x03jti\x12!\n" +
+	"\faccount_type\x18\t \x01(\tR\vaccountType\"W\n" +
+	"\x17RevokeTokenValueRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12&\n" +
+	"\x0ftoken_type_hint\x18\x02 \x01(\tR\rtokenTypeHint\"\x1a\n" +
+	"\x18RevokeTokenValueResponse\"\x17\n" +
 	"\x15ListPublicKeysRequest\"m\n" +
 	"\x03Jwk\x12\x10\n" +
 	"\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n" +
@@ -632,11 +916,13 @@ const file_mcias_v1_token_service_proto_rawDesc = "" +
 	"\x03alg\x18\x05 \x01(\tR\x03alg\x12\x10\n" +
 	"\x03use\x18\x06 \x01(\tR\x03use\";\n" +
 	"\x16ListPublicKeysResponse\x12!\n" +
-	"\x04keys\x18\x01 \x03(\v2\r.mcias.v1.JwkR\x04keys2\xfa\x03\n" +
+	"\x04keys\x18\x01 \x03(\v2\r.mcias.v1.JwkR\x04keys2\xfc\x05\n" +
 	"\fTokenService\x12t\n" +
 	"\rValidateToken\x12\x1e.mcias.v1.ValidateTokenRequest\x1a\x1f.mcias.v1.ValidateTokenResponse\"\"\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/tokens/validate\x12\x94\x01\n" +
 	"\x11IssueServiceToken\x12\".mcias.v1.IssueServiceTokenRequest\x1a#.mcias.v1.IssueServiceTokenResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/accounts/{account_id}/service-token\x12r\n" +
-	"\vRevokeToken\x12\x1c.mcias.v1.RevokeTokenRequest\x1a\x1d.mcias.v1.RevokeTokenResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tokens/{jti}/revoke\x12i\n" +
+	"\vRevokeToken\x12\x1c.mcias.v1.RevokeTokenRequest\x1a\x1d.mcias.v1.RevokeTokenResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tokens/{jti}/revoke\x12|\n" +
+	"\x0fIntrospectToken\x12 .mcias.v1.IntrospectTokenRequest\x1a!.mcias.v1.IntrospectTokenResponse\"$\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tokens/introspect\x12\x81\x01\n" +
+	"\x10RevokeTokenValue\x12!.mcias.v1.RevokeTokenValueRequest\x1a\".mcias.v1.RevokeTokenValueResponse\"&\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tokens/revoke-value\x12i\n" +
 	"\x0eListPublicKeys\x12\x1f.mcias.v1.ListPublicKeysRequest\x1a .mcias.v1.ListPublicKeysResponse\"\x14\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\n" +
 	"\x12\b/v1/keysB\x92\x01\n" +
 	"\fcom.mcias.v1B\x11TokenServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\bMcias.V1\xca\x02\bMcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3"
@@ -653,7 +939,7 @@ func file_mcias_v1_token_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_token_service_proto_rawDescData
 }
 
-var file_mcias_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_mcias_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_mcias_v1_token_service_proto_goTypes = []any{
 	(*ValidateTokenRequest)(nil),      // 0: mcias.v1.ValidateTokenRequest
 	(*TokenClaims)(nil),               // 1: mcias.v1.TokenClaims
@@ -662,30 +948,40 @@ var file_mcias_v1_token_service_proto_goTypes = []any{
 	(*IssueServiceTokenResponse)(nil), // 4: mcias.v1.IssueServiceTokenResponse
 	(*RevokeTokenRequest)(nil),        // 5: mcias.v1.RevokeTokenRequest
 	(*RevokeTokenResponse)(nil),       // 6: mcias.v1.RevokeTokenResponse
-	(*ListPublicKeysRequest)(nil),     // 7: mcias.v1.ListPublicKeysRequest
-	(*Jwk)(nil),                       // 8: mcias.v1.Jwk
-	(*ListPublicKeysResponse)(nil),    // 9: mcias.v1.ListPublicKeysResponse
-	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
+	(*IntrospectTokenRequest)(nil),    // 7: mcias.v1.IntrospectTokenRequest
+	(*IntrospectTokenResponse)(nil),   // 8: mcias.v1.IntrospectTokenResponse
+	(*RevokeTokenValueRequest)(nil),   // 9: mcias.v1.RevokeTokenValueRequest
+	(*RevokeTokenValueResponse)(nil),  // 10: mcias.v1.RevokeTokenValueResponse
+	(*ListPublicKeysRequest)(nil),     // 11: mcias.v1.ListPublicKeysRequest
+	(*Jwk)(nil),                       // 12: mcias.v1.Jwk
+	(*ListPublicKeysResponse)(nil),    // 13: mcias.v1.ListPublicKeysResponse
+	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
 }
 var file_mcias_v1_token_service_proto_depIdxs = []int32{
-	10, // 0: mcias.v1.TokenClaims.issued_at:type_name -> google.protobuf.Timestamp
-	10, // 1: mcias.v1.TokenClaims.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 0: mcias.v1.TokenClaims.issued_at:type_name -> google.protobuf.Timestamp
+	14, // 1: mcias.v1.TokenClaims.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: mcias.v1.ValidateTokenResponse.claims:type_name -> mcias.v1.TokenClaims
-	10, // 3: mcias.v1.IssueServiceTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	8,  // 4: mcias.v1.ListPublicKeysResponse.keys:type_name -> mcias.v1.Jwk
-	0,  // 5: mcias.v1.TokenService.ValidateToken:input_type -> mcias.v1.ValidateTokenRequest
-	3,  // 6: mcias.v1.TokenService.IssueServiceToken:input_type -> mcias.v1.IssueServiceTokenRequest
-	5,  // 7: mcias.v1.TokenService.RevokeToken:input_type -> mcias.v1.RevokeTokenRequest
-	7,  // 8: mcias.v1.TokenService.ListPublicKeys:input_type -> mcias.v1.ListPublicKeysRequest
-	2,  // 9: mcias.v1.TokenService.ValidateToken:output_type -> mcias.v1.ValidateTokenResponse
-	4,  // 10: mcias.v1.TokenService.IssueServiceToken:output_type -> mcias.v1.IssueServiceTokenResponse
-	6,  // 11: mcias.v1.TokenService.RevokeToken:output_type -> mcias.v1.RevokeTokenResponse
-	9,  // 12: mcias.v1.TokenService.ListPublicKeys:output_type -> mcias.v1.ListPublicKeysResponse
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	14, // 3: mcias.v1.IssueServiceTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 4: mcias.v1.IntrospectTokenResponse.issued_at:type_name -> google.protobuf.Timestamp
+	14, // 5: mcias.v1.IntrospectTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	12, // 6: mcias.v1.ListPublicKeysResponse.keys:type_name -> mcias.v1.Jwk
+	0,  // 7: mcias.v1.TokenService.ValidateToken:input_type -> mcias.v1.ValidateTokenRequest
+	3,  // 8: mcias.v1.TokenService.IssueServiceToken:input_type -> mcias.v1.IssueServiceTokenRequest
+	5,  // 9: mcias.v1.TokenService.RevokeToken:input_type -> mcias.v1.RevokeTokenRequest
+	7,  // 10: mcias.v1.TokenService.IntrospectToken:input_type -> mcias.v1.IntrospectTokenRequest
+	9,  // 11: mcias.v1.TokenService.RevokeTokenValue:input_type -> mcias.v1.RevokeTokenValueRequest
+	11, // 12: mcias.v1.TokenService.ListPublicKeys:input_type -> mcias.v1.ListPublicKeysRequest
+	2,  // 13: mcias.v1.TokenService.ValidateToken:output_type -> mcias.v1.ValidateTokenResponse
+	4,  // 14: mcias.v1.TokenService.IssueServiceToken:output_type -> mcias.v1.IssueServiceTokenResponse
+	6,  // 15: mcias.v1.TokenService.RevokeToken:output_type -> mcias.v1.RevokeTokenResponse
+	8,  // 16: mcias.v1.TokenService.IntrospectToken:output_type -> mcias.v1.IntrospectTokenResponse
+	10, // 17: mcias.v1.TokenService.RevokeTokenValue:output_type -> mcias.v1.RevokeTokenValueResponse
+	13, // 18: mcias.v1.TokenService.ListPublicKeys:output_type -> mcias.v1.ListPublicKeysResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_token_service_proto_init() }
@@ -700,7 +996,7 @@ func file_mcias_v1_token_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_token_service_proto_rawDesc), len(file_mcias_v1_token_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,8 @@ const (
 	TokenService_ValidateToken_FullMethodName     = "/mcias.v1.TokenService/ValidateToken"
 	TokenService_IssueServiceToken_FullMethodName = "/mcias.v1.TokenService/IssueServiceToken"
 	TokenService_RevokeToken_FullMethodName       = "/mcias.v1.TokenService/RevokeToken"
+	TokenService_IntrospectToken_FullMethodName   = "/mcias.v1.TokenService/IntrospectToken"
+	TokenService_RevokeTokenValue_FullMethodName  = "/mcias.v1.TokenService/RevokeTokenValue"
 	TokenService_ListPublicKeys_FullMethodName    = "/mcias.v1.TokenService/ListPublicKeys"
 )
 
@@ -39,6 +41,13 @@ type TokenServiceClient interface {
 	IssueServiceToken(ctx context.Context, in *IssueServiceTokenRequest, opts ...grpc.CallOption) (*IssueServiceTokenResponse, error)
 	// RevokeToken revokes a token by its JTI.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// IntrospectToken describes an access or refresh token (RFC 7662
+	// semantics): inactive tokens answer active = false.
+	IntrospectToken(ctx context.Context, in *IntrospectTokenRequest, opts ...grpc.CallOption) (*IntrospectTokenResponse, error)
+	// RevokeTokenValue revokes an access or refresh token given its value
+	// (RFC 7009 semantics: possession is enough, unknown tokens are not an
+	// error). Revoking a refresh token revokes its whole family.
+	RevokeTokenValue(ctx context.Context, in *RevokeTokenValueRequest, opts ...grpc.CallOption) (*RevokeTokenValueResponse, error)
 	// ListPublicKeys returns the public keys that verify tokens, as JWKs.
 	ListPublicKeys(ctx context.Context, in *ListPublicKeysRequest, opts ...grpc.CallOption) (*ListPublicKeysResponse, error)
 }
@@ -81,6 +90,26 @@ func (c *tokenServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenReq
 	return out, nil
 }
 
+func (c *tokenServiceClient) IntrospectToken(ctx context.Context, in *IntrospectTokenRequest, opts ...grpc.CallOption) (*IntrospectTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IntrospectTokenResponse)
+	err := c.cc.Invoke(ctx, TokenService_IntrospectToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tokenServiceClient) RevokeTokenValue(ctx context.Context, in *RevokeTokenValueRequest, opts ...grpc.CallOption) (*RevokeTokenValueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenValueResponse)
+	err := c.cc.Invoke(ctx, TokenService_RevokeTokenValue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *tokenServiceClient) ListPublicKeys(ctx context.Context, in *ListPublicKeysRequest, opts ...grpc.CallOption) (*ListPublicKeysResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListPublicKeysResponse)
@@ -105,6 +134,13 @@ type TokenServiceServer interface {
 	IssueServiceToken(context.Context, *IssueServiceTokenRequest) (*IssueServiceTokenResponse, error)
 	// RevokeToken revokes a token by its JTI.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// IntrospectToken describes an access or refresh token (RFC 7662
+	// semantics): inactive tokens answer active = false.
+	IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error)
+	// RevokeTokenValue revokes an access or refresh token given its value
+	// (RFC 7009 semantics: possession is enough, unknown tokens are not an
+	// error). Revoking a refresh token revokes its whole family.
+	RevokeTokenValue(context.Context, *RevokeTokenValueRequest) (*RevokeTokenValueResponse, error)
 	// ListPublicKeys returns the public keys that verify tokens, as JWKs.
 	ListPublicKeys(context.Context, *ListPublicKeysRequest) (*ListPublicKeysResponse, error)
 	mustEmbedUnimplementedTokenServiceServer()
@@ -125,6 +161,12 @@ func (UnimplementedTokenServiceServer) IssueServiceToken(context.Context, *Issue
 }
 func (UnimplementedTokenServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedTokenServiceServer) IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IntrospectToken not implemented")
+}
+func (UnimplementedTokenServiceServer) RevokeTokenValue(context.Context, *RevokeTokenValueRequest) (*RevokeTokenValueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeTokenValue not implemented")
 }
 func (UnimplementedTokenServiceServer) ListPublicKeys(context.Context, *ListPublicKeysRequest) (*ListPublicKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPublicKeys not implemented")
@@ -204,6 +246,42 @@ func _TokenService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TokenService_IntrospectToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IntrospectTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TokenServiceServer).IntrospectToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TokenService_IntrospectToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TokenServiceServer).IntrospectToken(ctx, req.(*IntrospectTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TokenService_RevokeTokenValue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenValueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TokenServiceServer).RevokeTokenValue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TokenService_RevokeTokenValue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TokenServiceServer).RevokeTokenValue(ctx, req.(*RevokeTokenValueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TokenService_ListPublicKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListPublicKeysRequest)
 	if err := dec(in); err != nil {
@@ -240,6 +318,14 @@ var TokenService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeToken",
 			Handler:    _TokenService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "IntrospectToken",
+			Handler:    _TokenService_IntrospectToken_Handler,
+		},
+		{
+			MethodName: "RevokeTokenValue",
+			Handler:    _TokenService_RevokeTokenValue_Handler,
 		},
 		{
 			MethodName: "ListPublicKeys",

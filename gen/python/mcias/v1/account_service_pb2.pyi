@@ -106,6 +106,18 @@ class SetRolesResponse(_message.Message):
     roles: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class RotateClientSecretRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class RotateClientSecretResponse(_message.Message):
+    __slots__ = ("client_secret",)
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    client_secret: str
+    def __init__(self, client_secret: _Optional[str] = ...) -> None: ...
+
 class PgCreds(_message.Message):
     __slots__ = ("host", "port", "database", "username", "password")
     HOST_FIELD_NUMBER: _ClassVar[int]

@@ -71,6 +71,11 @@ class AccountServiceStub:
                 request_serializer=mcias_dot_v1_dot_account__service__pb2.SetRolesRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_account__service__pb2.SetRolesResponse.FromString,
                 _registered_method=True)
+        self.RotateClientSecret = channel.unary_unary(
+                '/mcias.v1.AccountService/RotateClientSecret',
+                request_serializer=mcias_dot_v1_dot_account__service__pb2.RotateClientSecretRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_account__service__pb2.RotateClientSecretResponse.FromString,
+                _registered_method=True)
         self.GetPgCreds = channel.unary_unary(
                 '/mcias.v1.AccountService/GetPgCreds',
                 request_serializer=mcias_dot_v1_dot_account__service__pb2.GetPgCredsRequest.SerializeToString,
@@ -138,6 +143,14 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateClientSecret(self, request, context):
+        """RotateClientSecret sets a new client secret for a system account and
+        returns it once; only its Argon2id hash is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetPgCreds(self, request, context):
         """GetPgCreds returns the PostgreSQL credentials stored for an account,
         password included, to the account itself or an admin.
@@ -191,6 +204,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.SetRoles,
                     request_deserializer=mcias_dot_v1_dot_account__service__pb2.SetRolesRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_account__service__pb2.SetRolesResponse.SerializeToString,
+            ),
+            'RotateClientSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateClientSecret,
+                    request_deserializer=mcias_dot_v1_dot_account__service__pb2.RotateClientSecretRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_account__service__pb2.RotateClientSecretResponse.SerializeToString,
             ),
             'GetPgCreds': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPgCreds,
@@ -394,6 +412,33 @@ class AccountService:
             '/mcias.v1.AccountService/SetRoles',
             mcias_dot_v1_dot_account__service__pb2.SetRolesRequest.SerializeToString,
             mcias_dot_v1_dot_account__service__pb2.SetRolesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateClientSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AccountService/RotateClientSecret',
+            mcias_dot_v1_dot_account__service__pb2.RotateClientSecretRequest.SerializeToString,
+            mcias_dot_v1_dot_account__service__pb2.RotateClientSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,16 @@ class AdminServiceStub:
                 request_serializer=mcias_dot_v1_dot_admin__service__pb2.HealthRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_admin__service__pb2.HealthResponse.FromString,
                 _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/mcias.v1.AdminService/RotateSigningKey',
+                request_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.RotateRefreshKey = channel.unary_unary(
+                '/mcias.v1.AdminService/RotateRefreshKey',
+                request_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyResponse.FromString,
+                _registered_method=True)
         self.ListAuditEvents = channel.unary_unary(
                 '/mcias.v1.AdminService/ListAuditEvents',
                 request_serializer=mcias_dot_v1_dot_admin__service__pb2.ListAuditEventsRequest.SerializeToString,
@@ -53,6 +63,23 @@ class AdminServiceServicer:
 
     def Health(self, request, context):
         """Health reports whether the server can serve (its database answers).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
+        Previous keys stay published and verify until every token they signed
+        has expired, then are retired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateRefreshKey(self, request, context):
+        """RotateRefreshKey makes a new secret the one that protects new refresh
+        tokens at rest; tokens made under older secrets keep working.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +99,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Health,
                     request_deserializer=mcias_dot_v1_dot_admin__service__pb2.HealthRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_admin__service__pb2.HealthResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'RotateRefreshKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateRefreshKey,
+                    request_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyResponse.SerializeToString,
             ),
             'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuditEvents,
@@ -107,6 +144,60 @@ class AdminService:
             '/mcias.v1.AdminService/Health',
             mcias_dot_v1_dot_admin__service__pb2.HealthRequest.SerializeToString,
             mcias_dot_v1_dot_admin__service__pb2.HealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AdminService/RotateSigningKey',
+            mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.SerializeToString,
+            mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateRefreshKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AdminService/RotateRefreshKey',
+            mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.SerializeToString,
+            mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

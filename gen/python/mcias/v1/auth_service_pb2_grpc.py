@@ -65,6 +65,21 @@ class AuthServiceStub:
                 request_serializer=mcias_dot_v1_dot_auth__service__pb2.RemoveTotpRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_auth__service__pb2.RemoveTotpResponse.FromString,
                 _registered_method=True)
+        self.RefreshToken = channel.unary_unary(
+                '/mcias.v1.AuthService/RefreshToken',
+                request_serializer=mcias_dot_v1_dot_auth__service__pb2.RefreshTokenRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_auth__service__pb2.RefreshTokenResponse.FromString,
+                _registered_method=True)
+        self.ClientCredentials = channel.unary_unary(
+                '/mcias.v1.AuthService/ClientCredentials',
+                request_serializer=mcias_dot_v1_dot_auth__service__pb2.ClientCredentialsRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_auth__service__pb2.ClientCredentialsResponse.FromString,
+                _registered_method=True)
+        self.SignOutEverywhere = channel.unary_unary(
+                '/mcias.v1.AuthService/SignOutEverywhere',
+                request_serializer=mcias_dot_v1_dot_auth__service__pb2.SignOutEverywhereRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_auth__service__pb2.SignOutEverywhereResponse.FromString,
+                _registered_method=True)
         self.ChangePassword = channel.unary_unary(
                 '/mcias.v1.AuthService/ChangePassword',
                 request_serializer=mcias_dot_v1_dot_auth__service__pb2.ChangePasswordRequest.SerializeToString,
@@ -120,6 +135,31 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefreshToken(self, request, context):
+        """RefreshToken exchanges a refresh token for a new access token and a new
+        refresh token of the same family. The presented token is used up;
+        presenting a used token again revokes the whole family.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClientCredentials(self, request, context):
+        """ClientCredentials authenticates a system account with its client secret
+        and issues an access token (the OAuth 2.0 client_credentials grant).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignOutEverywhere(self, request, context):
+        """SignOutEverywhere invalidates every access and refresh token of an
+        account (the caller's own, or any account for an admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ChangePassword(self, request, context):
         """ChangePassword replaces the caller's password after checking the current
         one.
@@ -160,6 +200,21 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.RemoveTotp,
                     request_deserializer=mcias_dot_v1_dot_auth__service__pb2.RemoveTotpRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_auth__service__pb2.RemoveTotpResponse.SerializeToString,
+            ),
+            'RefreshToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshToken,
+                    request_deserializer=mcias_dot_v1_dot_auth__service__pb2.RefreshTokenRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_auth__service__pb2.RefreshTokenResponse.SerializeToString,
+            ),
+            'ClientCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClientCredentials,
+                    request_deserializer=mcias_dot_v1_dot_auth__service__pb2.ClientCredentialsRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_auth__service__pb2.ClientCredentialsResponse.SerializeToString,
+            ),
+            'SignOutEverywhere': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignOutEverywhere,
+                    request_deserializer=mcias_dot_v1_dot_auth__service__pb2.SignOutEverywhereRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_auth__service__pb2.SignOutEverywhereResponse.SerializeToString,
             ),
             'ChangePassword': grpc.unary_unary_rpc_method_handler(
                     servicer.ChangePassword,
@@ -330,6 +385,87 @@ class AuthService:
             '/mcias.v1.AuthService/RemoveTotp',
             mcias_dot_v1_dot_auth__service__pb2.RemoveTotpRequest.SerializeToString,
             mcias_dot_v1_dot_auth__service__pb2.RemoveTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AuthService/RefreshToken',
+            mcias_dot_v1_dot_auth__service__pb2.RefreshTokenRequest.SerializeToString,
+            mcias_dot_v1_dot_auth__service__pb2.RefreshTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClientCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AuthService/ClientCredentials',
+            mcias_dot_v1_dot_auth__service__pb2.ClientCredentialsRequest.SerializeToString,
+            mcias_dot_v1_dot_auth__service__pb2.ClientCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignOutEverywhere(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AuthService/SignOutEverywhere',
+            mcias_dot_v1_dot_auth__service__pb2.SignOutEverywhereRequest.SerializeToString,
+            mcias_dot_v1_dot_auth__service__pb2.SignOutEverywhereResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mcias.v1 import options_pb2 as mcias_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmcias/v1/token_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mcias/v1/options.proto\",\n\x14ValidateTokenRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\"\xfa\x01\n\x0bTokenClaims\x12\x18\n\x07subject\x18\x01 \x01(\tR\x07subject\x12\x14\n\x05roles\x18\x02 \x03(\tR\x05roles\x12\x16\n\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x37\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08issuedAt\x12\x39\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x10\n\x03jti\x18\x06 \x01(\tR\x03jti\x12\x1d\n\ntoken_type\x18\x07 \x01(\tR\ttokenType\"\\\n\x15ValidateTokenResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12-\n\x06\x63laims\x18\x02 \x01(\x0b\x32\x15.mcias.v1.TokenClaimsR\x06\x63laims\"9\n\x18IssueServiceTokenRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"l\n\x19IssueServiceTokenResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\">\n\x12RevokeTokenRequest\x12\x10\n\x03jti\x18\x01 \x01(\tR\x03jti\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\x15\n\x13RevokeTokenResponse\"\x17\n\x15ListPublicKeysRequest\"m\n\x03Jwk\x12\x10\n\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n\x03\x63rv\x18\x02 \x01(\tR\x03\x63rv\x12\x0c\n\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n\x03\x61lg\x18\x05 \x01(\tR\x03\x61lg\x12\x10\n\x03use\x18\x06 \x01(\tR\x03use\";\n\x16ListPublicKeysResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\r.mcias.v1.JwkR\x04keys2\xfa\x03\n\x0cTokenService\x12t\n\rValidateToken\x12\x1e.mcias.v1.ValidateTokenRequest\x1a\x1f.mcias.v1.ValidateTokenResponse\"\"\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x18\"\x13/v1/tokens/validate:\x01*\x12\x94\x01\n\x11IssueServiceToken\x12\".mcias.v1.IssueServiceTokenRequest\x1a#.mcias.v1.IssueServiceTokenResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,\"\'/v1/accounts/{account_id}/service-token:\x01*\x12r\n\x0bRevokeToken\x12\x1c.mcias.v1.RevokeTokenRequest\x1a\x1d.mcias.v1.RevokeTokenResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/tokens/{jti}/revoke:\x01*\x12i\n\x0eListPublicKeys\x12\x1f.mcias.v1.ListPublicKeysRequest\x1a .mcias.v1.ListPublicKeysResponse\"\x14\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\n\x12\x08/v1/keysB\x92\x01\n\x0c\x63om.mcias.v1B\x11TokenServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmcias/v1/token_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mcias/v1/options.proto\",\n\x14ValidateTokenRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\"\xfa\x01\n\x0bTokenClaims\x12\x18\n\x07subject\x18\x01 \x01(\tR\x07subject\x12\x14\n\x05roles\x18\x02 \x03(\tR\x05roles\x12\x16\n\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x37\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08issuedAt\x12\x39\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x10\n\x03jti\x18\x06 \x01(\tR\x03jti\x12\x1d\n\ntoken_type\x18\x07 \x01(\tR\ttokenType\"\\\n\x15ValidateTokenResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12-\n\x06\x63laims\x18\x02 \x01(\x0b\x32\x15.mcias.v1.TokenClaimsR\x06\x63laims\"9\n\x18IssueServiceTokenRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"l\n\x19IssueServiceTokenResponse\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\">\n\x12RevokeTokenRequest\x12\x10\n\x03jti\x18\x01 \x01(\tR\x03jti\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\x15\n\x13RevokeTokenResponse\"V\n\x16IntrospectTokenRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12&\n\x0ftoken_type_hint\x18\x02 \x01(\tR\rtokenTypeHint\"\xc1\x02\n\x17IntrospectTokenResponse\x12\x16\n\x06\x61\x63tive\x18\x01 \x01(\x08R\x06\x61\x63tive\x12\x1d\n\ntoken_type\x18\x02 \x01(\tR\ttokenType\x12\x18\n\x07subject\x18\x03 \x01(\tR\x07subject\x12\x14\n\x05roles\x18\x04 \x03(\tR\x05roles\x12\x16\n\x06issuer\x18\x05 \x01(\tR\x06issuer\x12\x37\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08issuedAt\x12\x39\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x10\n\x03jti\x18\x08 \x01(\tR\x03jti\x12!\n\x0c\x61\x63\x63ount_type\x18\t \x01(\tR\x0b\x61\x63\x63ountType\"W\n\x17RevokeTokenValueRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12&\n\x0ftoken_type_hint\x18\x02 \x01(\tR\rtokenTypeHint\"\x1a\n\x18RevokeTokenValueResponse\"\x17\n\x15ListPublicKeysRequest\"m\n\x03Jwk\x12\x10\n\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n\x03\x63rv\x18\x02 \x01(\tR\x03\x63rv\x12\x0c\n\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n\x03\x61lg\x18\x05 \x01(\tR\x03\x61lg\x12\x10\n\x03use\x18\x06 \x01(\tR\x03use\";\n\x16ListPublicKeysResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\r.mcias.v1.JwkR\x04keys2\xfc\x05\n\x0cTokenService\x12t\n\rValidateToken\x12\x1e.mcias.v1.ValidateTokenRequest\x1a\x1f.mcias.v1.ValidateTokenResponse\"\"\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x18\"\x13/v1/tokens/validate:\x01*\x12\x94\x01\n\x11IssueServiceToken\x12\".mcias.v1.IssueServiceTokenRequest\x1a#.mcias.v1.IssueServiceTokenResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,\"\'/v1/accounts/{account_id}/service-token:\x01*\x12r\n\x0bRevokeToken\x12\x1c.mcias.v1.RevokeTokenRequest\x1a\x1d.mcias.v1.RevokeTokenResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/tokens/{jti}/revoke:\x01*\x12|\n\x0fIntrospectToken\x12 .mcias.v1.IntrospectTokenRequest\x1a!.mcias.v1.IntrospectTokenResponse\"$\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/tokens/introspect:\x01*\x12\x81\x01\n\x10RevokeTokenValue\x12!.mcias.v1.RevokeTokenValueRequest\x1a\".mcias.v1.RevokeTokenValueResponse\"&\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/tokens/revoke-value:\x01*\x12i\n\x0eListPublicKeys\x12\x1f.mcias.v1.ListPublicKeysRequest\x1a .mcias.v1.ListPublicKeysResponse\"\x14\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\n\x12\x08/v1/keysB\x92\x01\n\x0c\x63om.mcias.v1B\x11TokenServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOKENSERVICE'].methods_by_name['IssueServiceToken']._serialized_options = b'\310\363\030\004\202\323\344\223\002,\"\'/v1/accounts/{account_id}/service-token:\001*'
   _globals['_TOKENSERVICE'].methods_by_name['RevokeToken']._loaded_options = None
   _globals['_TOKENSERVICE'].methods_by_name['RevokeToken']._serialized_options = b'\310\363\030\004\202\323\344\223\002\034\"\027/v1/tokens/{jti}/revoke:\001*'
+  _globals['_TOKENSERVICE'].methods_by_name['IntrospectToken']._loaded_options = None
+  _globals['_TOKENSERVICE'].methods_by_name['IntrospectToken']._serialized_options = b'\310\363\030\002\202\323\344\223\002\032\"\025/v1/tokens/introspect:\001*'
+  _globals['_TOKENSERVICE'].methods_by_name['RevokeTokenValue']._loaded_options = None
+  _globals['_TOKENSERVICE'].methods_by_name['RevokeTokenValue']._serialized_options = b'\310\363\030\001\202\323\344\223\002\034\"\027/v1/tokens/revoke-value:\001*'
   _globals['_TOKENSERVICE'].methods_by_name['ListPublicKeys']._loaded_options = None
   _globals['_TOKENSERVICE'].methods_by_name['ListPublicKeys']._serialized_options = b'\310\363\030\001\202\323\344\223\002\n\022\010/v1/keys'
   _globals['_VALIDATETOKENREQUEST']._serialized_start=129
@@ -57,12 +61,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKETOKENREQUEST']._serialized_end=753
   _globals['_REVOKETOKENRESPONSE']._serialized_start=755
   _globals['_REVOKETOKENRESPONSE']._serialized_end=776
-  _globals['_LISTPUBLICKEYSREQUEST']._serialized_start=778
-  _globals['_LISTPUBLICKEYSREQUEST']._serialized_end=801
-  _globals['_JWK']._serialized_start=803
-  _globals['_JWK']._serialized_end=912
-  _globals['_LISTPUBLICKEYSRESPONSE']._serialized_start=914
-  _globals['_LISTPUBLICKEYSRESPONSE']._serialized_end=973
-  _globals['_TOKENSERVICE']._serialized_start=976
-  _globals['_TOKENSERVICE']._serialized_end=1482
+  _globals['_INTROSPECTTOKENREQUEST']._serialized_start=778
+  _globals['_INTROSPECTTOKENREQUEST']._serialized_end=864
+  _globals['_INTROSPECTTOKENRESPONSE']._serialized_start=867
+  _globals['_INTROSPECTTOKENRESPONSE']._serialized_end=1188
+  _globals['_REVOKETOKENVALUEREQUEST']._serialized_start=1190
+  _globals['_REVOKETOKENVALUEREQUEST']._serialized_end=1277
+  _globals['_REVOKETOKENVALUERESPONSE']._serialized_start=1279
+  _globals['_REVOKETOKENVALUERESPONSE']._serialized_end=1305
+  _globals['_LISTPUBLICKEYSREQUEST']._serialized_start=1307
+  _globals['_LISTPUBLICKEYSREQUEST']._serialized_end=1330
+  _globals['_JWK']._serialized_start=1332
+  _globals['_JWK']._serialized_end=1441
+  _globals['_LISTPUBLICKEYSRESPONSE']._serialized_start=1443
+  _globals['_LISTPUBLICKEYSRESPONSE']._serialized_end=1502
+  _globals['_TOKENSERVICE']._serialized_start=1505
+  _globals['_TOKENSERVICE']._serialized_end=2269
 # @@protoc_insertion_point(module_scope)

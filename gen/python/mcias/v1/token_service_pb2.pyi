@@ -69,6 +69,48 @@ class RevokeTokenResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class IntrospectTokenRequest(_message.Message):
+    __slots__ = ("token", "token_type_hint")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_HINT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    token_type_hint: str
+    def __init__(self, token: _Optional[str] = ..., token_type_hint: _Optional[str] = ...) -> None: ...
+
+class IntrospectTokenResponse(_message.Message):
+    __slots__ = ("active", "token_type", "subject", "roles", "issuer", "issued_at", "expires_at", "jti", "account_type")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    JTI_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    active: bool
+    token_type: str
+    subject: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    issuer: str
+    issued_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    jti: str
+    account_type: str
+    def __init__(self, active: _Optional[bool] = ..., token_type: _Optional[str] = ..., subject: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., issuer: _Optional[str] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., jti: _Optional[str] = ..., account_type: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenValueRequest(_message.Message):
+    __slots__ = ("token", "token_type_hint")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_HINT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    token_type_hint: str
+    def __init__(self, token: _Optional[str] = ..., token_type_hint: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenValueResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ListPublicKeysRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

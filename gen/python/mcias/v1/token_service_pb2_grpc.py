@@ -50,6 +50,16 @@ class TokenServiceStub:
                 request_serializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
+        self.IntrospectToken = channel.unary_unary(
+                '/mcias.v1.TokenService/IntrospectToken',
+                request_serializer=mcias_dot_v1_dot_token__service__pb2.IntrospectTokenRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_token__service__pb2.IntrospectTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeTokenValue = channel.unary_unary(
+                '/mcias.v1.TokenService/RevokeTokenValue',
+                request_serializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenValueRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenValueResponse.FromString,
+                _registered_method=True)
         self.ListPublicKeys = channel.unary_unary(
                 '/mcias.v1.TokenService/ListPublicKeys',
                 request_serializer=mcias_dot_v1_dot_token__service__pb2.ListPublicKeysRequest.SerializeToString,
@@ -84,6 +94,23 @@ class TokenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IntrospectToken(self, request, context):
+        """IntrospectToken describes an access or refresh token (RFC 7662
+        semantics): inactive tokens answer active = false.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeTokenValue(self, request, context):
+        """RevokeTokenValue revokes an access or refresh token given its value
+        (RFC 7009 semantics: possession is enough, unknown tokens are not an
+        error). Revoking a refresh token revokes its whole family.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListPublicKeys(self, request, context):
         """ListPublicKeys returns the public keys that verify tokens, as JWKs.
         """
@@ -108,6 +135,16 @@ def add_TokenServiceServicer_to_server(servicer, server):
                     servicer.RevokeToken,
                     request_deserializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'IntrospectToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IntrospectToken,
+                    request_deserializer=mcias_dot_v1_dot_token__service__pb2.IntrospectTokenRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_token__service__pb2.IntrospectTokenResponse.SerializeToString,
+            ),
+            'RevokeTokenValue': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeTokenValue,
+                    request_deserializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenValueRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_token__service__pb2.RevokeTokenValueResponse.SerializeToString,
             ),
             'ListPublicKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPublicKeys,
@@ -197,6 +234,60 @@ class TokenService:
             '/mcias.v1.TokenService/RevokeToken',
             mcias_dot_v1_dot_token__service__pb2.RevokeTokenRequest.SerializeToString,
             mcias_dot_v1_dot_token__service__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IntrospectToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.TokenService/IntrospectToken',
+            mcias_dot_v1_dot_token__service__pb2.IntrospectTokenRequest.SerializeToString,
+            mcias_dot_v1_dot_token__service__pb2.IntrospectTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeTokenValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.TokenService/RevokeTokenValue',
+            mcias_dot_v1_dot_token__service__pb2.RevokeTokenValueRequest.SerializeToString,
+            mcias_dot_v1_dot_token__service__pb2.RevokeTokenValueResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/account_service.proto.
  */
 export const file_mcias_v1_account_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tY2lhcy92MS9hY2NvdW50X3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxImcKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEisKDGFjY291bnRfdHlwZRgCIAEoDjIVLm1jaWFzLnYxLkFjY291bnRUeXBlEhAKCHBhc3N3b3JkGAMgASgJIjsKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCI8ChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiMKCGFjY291bnRzGAEgAygLMhEubWNpYXMudjEuQWNjb3VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRR2V0QWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50InwKFFVwZGF0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLm1jaWFzLnYxLkFjY291bnRTdGF0dXMSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFVVwZGF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCIiChREZWxldGVBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVBY2NvdW50UmVzcG9uc2UiJQoPR2V0Um9sZXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiIQoQR2V0Um9sZXNSZXNwb25zZRINCgVyb2xlcxgBIAMoCSI0Cg9TZXRSb2xlc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRINCgVyb2xlcxgCIAMoCSIhChBTZXRSb2xlc1Jlc3BvbnNlEg0KBXJvbGVzGAEgAygJIlsKB1BnQ3JlZHMSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCGRhdGFiYXNlGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEhAKCHBhc3N3b3JkGAUgASgJIicKEUdldFBnQ3JlZHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiNgoSR2V0UGdDcmVkc1Jlc3BvbnNlEiAKBWNyZWRzGAEgASgLMhEubWNpYXMudjEuUGdDcmVkcyJ5ChFTZXRQZ0NyZWRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIQCghkYXRhYmFzZRgEIAEoCRIQCgh1c2VybmFtZRgFIAEoCRIQCghwYXNzd29yZBgGIAEoCSIUChJTZXRQZ0NyZWRzUmVzcG9uc2UyiwgKDkFjY291bnRTZXJ2aWNlEm0KDUNyZWF0ZUFjY291bnQSHi5tY2lhcy52MS5DcmVhdGVBY2NvdW50UmVxdWVzdBofLm1jaWFzLnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZSIbyPMYBILT5JMCEToBKiIML3YxL2FjY291bnRzEmcKDExpc3RBY2NvdW50cxIdLm1jaWFzLnYxLkxpc3RBY2NvdW50c1JlcXVlc3QaHi5tY2lhcy52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIYyPMYBILT5JMCDhIML3YxL2FjY291bnRzEmYKCkdldEFjY291bnQSGy5tY2lhcy52MS5HZXRBY2NvdW50UmVxdWVzdBocLm1jaWFzLnYxLkdldEFjY291bnRSZXNwb25zZSIdyPMYBILT5JMCExIRL3YxL2FjY291bnRzL3tpZH0ScgoNVXBkYXRlQWNjb3VudBIeLm1jaWFzLnYxLlVwZGF0ZUFjY291bnRSZXF1ZXN0Gh8ubWNpYXMudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlIiDI8xgEgtPkkwIWOgEqMhEvdjEvYWNjb3VudHMve2lkfRJvCg1EZWxldGVBY2NvdW50Eh4ubWNpYXMudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UiHcjzGASC0+STAhMqES92MS9hY2NvdW50cy97aWR9Em4KCEdldFJvbGVzEhkubWNpYXMudjEuR2V0Um9sZXNSZXF1ZXN0GhoubWNpYXMudjEuR2V0Um9sZXNSZXNwb25zZSIryPMYBILT5JMCIRIfL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9yb2xlcxJxCghTZXRSb2xlcxIZLm1jaWFzLnYxLlNldFJvbGVzUmVxdWVzdBoaLm1jaWFzLnYxLlNldFJvbGVzUmVzcG9uc2UiLsjzGASC0+STAiQ6ASoaHy92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcm9sZXMSdgoKR2V0UGdDcmVkcxIbLm1jaWFzLnYxLkdldFBnQ3JlZHNSZXF1ZXN0GhwubWNpYXMudjEuR2V0UGdDcmVkc1Jlc3BvbnNlIi3I8xgDgtPkkwIjEiEvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3BnY3JlZHMSeQoKU2V0UGdDcmVkcxIbLm1jaWFzLnYxLlNldFBnQ3JlZHNSZXF1ZXN0GhwubWNpYXMudjEuU2V0UGdDcmVkc1Jlc3BvbnNlIjDI8xgDgtPkkwImOgEqGiEvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3BnY3JlZHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_field_mask, file_mcias_v1_account, file_mcias_v1_options]);
+  fileDesc("Ch5tY2lhcy92MS9hY2NvdW50X3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxImcKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEisKDGFjY291bnRfdHlwZRgCIAEoDjIVLm1jaWFzLnYxLkFjY291bnRUeXBlEhAKCHBhc3N3b3JkGAMgASgJIjsKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCI8ChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiMKCGFjY291bnRzGAEgAygLMhEubWNpYXMudjEuQWNjb3VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRR2V0QWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50InwKFFVwZGF0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLm1jaWFzLnYxLkFjY291bnRTdGF0dXMSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFVVwZGF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCIiChREZWxldGVBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVBY2NvdW50UmVzcG9uc2UiJQoPR2V0Um9sZXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiIQoQR2V0Um9sZXNSZXNwb25zZRINCgVyb2xlcxgBIAMoCSI0Cg9TZXRSb2xlc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRINCgVyb2xlcxgCIAMoCSIhChBTZXRSb2xlc1Jlc3BvbnNlEg0KBXJvbGVzGAEgAygJIi8KGVJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSIzChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIVCg1jbGllbnRfc2VjcmV0GAEgASgJIlsKB1BnQ3JlZHMSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCGRhdGFiYXNlGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEhAKCHBhc3N3b3JkGAUgASgJIicKEUdldFBnQ3JlZHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiNgoSR2V0UGdDcmVkc1Jlc3BvbnNlEiAKBWNyZWRzGAEgASgLMhEubWNpYXMudjEuUGdDcmVkcyJ5ChFTZXRQZ0NyZWRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIQCghkYXRhYmFzZRgEIAEoCRIQCgh1c2VybmFtZRgFIAEoCRIQCghwYXNzd29yZBgGIAEoCSIUChJTZXRQZ0NyZWRzUmVzcG9uc2UypQkKDkFjY291bnRTZXJ2aWNlEm0KDUNyZWF0ZUFjY291bnQSHi5tY2lhcy52MS5DcmVhdGVBY2NvdW50UmVxdWVzdBofLm1jaWFzLnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZSIbyPMYBILT5JMCEToBKiIML3YxL2FjY291bnRzEmcKDExpc3RBY2NvdW50cxIdLm1jaWFzLnYxLkxpc3RBY2NvdW50c1JlcXVlc3QaHi5tY2lhcy52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIYyPMYBILT5JMCDhIML3YxL2FjY291bnRzEmYKCkdldEFjY291bnQSGy5tY2lhcy52MS5HZXRBY2NvdW50UmVxdWVzdBocLm1jaWFzLnYxLkdldEFjY291bnRSZXNwb25zZSIdyPMYBILT5JMCExIRL3YxL2FjY291bnRzL3tpZH0ScgoNVXBkYXRlQWNjb3VudBIeLm1jaWFzLnYxLlVwZGF0ZUFjY291bnRSZXF1ZXN0Gh8ubWNpYXMudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlIiDI8xgEgtPkkwIWOgEqMhEvdjEvYWNjb3VudHMve2lkfRJvCg1EZWxldGVBY2NvdW50Eh4ubWNpYXMudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UiHcjzGASC0+STAhMqES92MS9hY2NvdW50cy97aWR9Em4KCEdldFJvbGVzEhkubWNpYXMudjEuR2V0Um9sZXNSZXF1ZXN0GhoubWNpYXMudjEuR2V0Um9sZXNSZXNwb25zZSIryPMYBILT5JMCIRIfL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9yb2xlcxJxCghTZXRSb2xlcxIZLm1jaWFzLnYxLlNldFJvbGVzUmVxdWVzdBoaLm1jaWFzLnYxLlNldFJvbGVzUmVzcG9uc2UiLsjzGASC0+STAiQ6ASoaHy92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcm9sZXMSlwEKElJvdGF0ZUNsaWVudFNlY3JldBIjLm1jaWFzLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaJC5tY2lhcy52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZSI2yPMYBILT5JMCLDoBKiInL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9jbGllbnQtc2VjcmV0EnYKCkdldFBnQ3JlZHMSGy5tY2lhcy52MS5HZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLkdldFBnQ3JlZHNSZXNwb25zZSItyPMYA4LT5JMCIxIhL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzEnkKClNldFBnQ3JlZHMSGy5tY2lhcy52MS5TZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLlNldFBnQ3JlZHNSZXNwb25zZSIwyPMYA4LT5JMCJjoBKhohL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_mcias_v1_account, file_mcias_v1_options]);
 
 /**
  * CreateAccountRequest describes the new account.
@@ -360,6 +360,48 @@ export const SetRolesResponseSchema: GenMessage<SetRolesResponse> = /*@__PURE__*
   messageDesc(file_mcias_v1_account_service, 13);
 
 /**
+ * RotateClientSecretRequest names the system account.
+ *
+ * @generated from message mcias.v1.RotateClientSecretRequest
+ */
+export type RotateClientSecretRequest = Message<"mcias.v1.RotateClientSecretRequest"> & {
+  /**
+   * The id of a system account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+};
+
+/**
+ * Describes the message mcias.v1.RotateClientSecretRequest.
+ * Use `create(RotateClientSecretRequestSchema)` to create a new message.
+ */
+export const RotateClientSecretRequestSchema: GenMessage<RotateClientSecretRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 14);
+
+/**
+ * RotateClientSecretResponse carries the new secret, once.
+ *
+ * @generated from message mcias.v1.RotateClientSecretResponse
+ */
+export type RotateClientSecretResponse = Message<"mcias.v1.RotateClientSecretResponse"> & {
+  /**
+   * The client secret (base64url, 256 bits). It cannot be read again.
+   *
+   * @generated from field: string client_secret = 1;
+   */
+  clientSecret: string;
+};
+
+/**
+ * Describes the message mcias.v1.RotateClientSecretResponse.
+ * Use `create(RotateClientSecretResponseSchema)` to create a new message.
+ */
+export const RotateClientSecretResponseSchema: GenMessage<RotateClientSecretResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 15);
+
+/**
  * PgCreds are PostgreSQL connection credentials stored for an account.
  *
  * @generated from message mcias.v1.PgCreds
@@ -406,7 +448,7 @@ export type PgCreds = Message<"mcias.v1.PgCreds"> & {
  * Use `create(PgCredsSchema)` to create a new message.
  */
 export const PgCredsSchema: GenMessage<PgCreds> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 14);
+  messageDesc(file_mcias_v1_account_service, 16);
 
 /**
  * GetPgCredsRequest names the account.
@@ -427,7 +469,7 @@ export type GetPgCredsRequest = Message<"mcias.v1.GetPgCredsRequest"> & {
  * Use `create(GetPgCredsRequestSchema)` to create a new message.
  */
 export const GetPgCredsRequestSchema: GenMessage<GetPgCredsRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 15);
+  messageDesc(file_mcias_v1_account_service, 17);
 
 /**
  * GetPgCredsResponse carries the credentials, password included.
@@ -448,7 +490,7 @@ export type GetPgCredsResponse = Message<"mcias.v1.GetPgCredsResponse"> & {
  * Use `create(GetPgCredsResponseSchema)` to create a new message.
  */
 export const GetPgCredsResponseSchema: GenMessage<GetPgCredsResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 16);
+  messageDesc(file_mcias_v1_account_service, 18);
 
 /**
  * SetPgCredsRequest carries the credentials to store.
@@ -504,7 +546,7 @@ export type SetPgCredsRequest = Message<"mcias.v1.SetPgCredsRequest"> & {
  * Use `create(SetPgCredsRequestSchema)` to create a new message.
  */
 export const SetPgCredsRequestSchema: GenMessage<SetPgCredsRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 17);
+  messageDesc(file_mcias_v1_account_service, 19);
 
 /**
  * SetPgCredsResponse is empty: the password is never echoed.
@@ -519,7 +561,7 @@ export type SetPgCredsResponse = Message<"mcias.v1.SetPgCredsResponse"> & {
  * Use `create(SetPgCredsResponseSchema)` to create a new message.
  */
 export const SetPgCredsResponseSchema: GenMessage<SetPgCredsResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 18);
+  messageDesc(file_mcias_v1_account_service, 20);
 
 /**
  * AccountService manages accounts, their roles and their stored database
@@ -598,6 +640,17 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof SetRolesRequestSchema;
     output: typeof SetRolesResponseSchema;
+  },
+  /**
+   * RotateClientSecret sets a new client secret for a system account and
+   * returns it once; only its Argon2id hash is stored.
+   *
+   * @generated from rpc mcias.v1.AccountService.RotateClientSecret
+   */
+  rotateClientSecret: {
+    methodKind: "unary";
+    input: typeof RotateClientSecretRequestSchema;
+    output: typeof RotateClientSecretResponseSchema;
   },
   /**
    * GetPgCreds returns the PostgreSQL credentials stored for an account,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/admin_service.proto.
  */
 export const file_mcias_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxtY2lhcy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSKSAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIrIBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgDEhIKCmV2ZW50X3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSEQoJdGFyZ2V0X2lkGAQgASgJEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRwZWVyGAYgASgJEg8KB291dGNvbWUYByABKAkSDwoHZGV0YWlscxgIIAEoCSJYChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5tY2lhcy52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLZAQoMQWRtaW5TZXJ2aWNlElMKBkhlYWx0aBIXLm1jaWFzLnYxLkhlYWx0aFJlcXVlc3QaGC5tY2lhcy52MS5IZWFsdGhSZXNwb25zZSIWyPMYAYLT5JMCDBIKL3YxL2hlYWx0aBJ0Cg9MaXN0QXVkaXRFdmVudHMSIC5tY2lhcy52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiEubWNpYXMudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiHMjzGASC0+STAhISEC92MS9hdWRpdC9ldmVudHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
+  fileDesc("ChxtY2lhcy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCInChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJIhkKF1JvdGF0ZVJlZnJlc2hLZXlSZXF1ZXN0IioKGFJvdGF0ZVJlZnJlc2hLZXlSZXNwb25zZRIOCgZrZXlfaWQYASABKAkikgEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSKyAQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoAxISCgpldmVudF90eXBlGAIgASgJEhAKCGFjdG9yX2lkGAMgASgJEhEKCXRhcmdldF9pZBgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcGVlchgGIAEoCRIPCgdvdXRjb21lGAcgASgJEg8KB2RldGFpbHMYCCABKAkiWAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJAoGZXZlbnRzGAEgAygLMhQubWNpYXMudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky2AMKDEFkbWluU2VydmljZRJTCgZIZWFsdGgSFy5tY2lhcy52MS5IZWFsdGhSZXF1ZXN0GhgubWNpYXMudjEuSGVhbHRoUmVzcG9uc2UiFsjzGAGC0+STAgwSCi92MS9oZWFsdGgSeQoQUm90YXRlU2lnbmluZ0tleRIhLm1jaWFzLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiIubWNpYXMudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlIh7I8xgEgtPkkwIUOgEqIg8vdjEva2V5cy9yb3RhdGUSgQEKEFJvdGF0ZVJlZnJlc2hLZXkSIS5tY2lhcy52MS5Sb3RhdGVSZWZyZXNoS2V5UmVxdWVzdBoiLm1jaWFzLnYxLlJvdGF0ZVJlZnJlc2hLZXlSZXNwb25zZSImyPMYBILT5JMCHDoBKiIXL3YxL3JlZnJlc2gta2V5cy9yb3RhdGUSdAoPTGlzdEF1ZGl0RXZlbnRzEiAubWNpYXMudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLm1jaWFzLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhzI8xgEgtPkkwISEhAvdjEvYXVkaXQvZXZlbnRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
 
 /**
  * HealthRequest is empty.
@@ -51,6 +51,78 @@ export type HealthResponse = Message<"mcias.v1.HealthResponse"> & {
  */
 export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
   messageDesc(file_mcias_v1_admin_service, 1);
+
+/**
+ * RotateSigningKeyRequest is empty.
+ *
+ * @generated from message mcias.v1.RotateSigningKeyRequest
+ */
+export type RotateSigningKeyRequest = Message<"mcias.v1.RotateSigningKeyRequest"> & {
+};
+
+/**
+ * Describes the message mcias.v1.RotateSigningKeyRequest.
+ * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
+ */
+export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 2);
+
+/**
+ * RotateSigningKeyResponse names the new key.
+ *
+ * @generated from message mcias.v1.RotateSigningKeyResponse
+ */
+export type RotateSigningKeyResponse = Message<"mcias.v1.RotateSigningKeyResponse"> & {
+  /**
+   * The new key's id (RFC 7638 thumbprint).
+   *
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+};
+
+/**
+ * Describes the message mcias.v1.RotateSigningKeyResponse.
+ * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
+ */
+export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 3);
+
+/**
+ * RotateRefreshKeyRequest is empty.
+ *
+ * @generated from message mcias.v1.RotateRefreshKeyRequest
+ */
+export type RotateRefreshKeyRequest = Message<"mcias.v1.RotateRefreshKeyRequest"> & {
+};
+
+/**
+ * Describes the message mcias.v1.RotateRefreshKeyRequest.
+ * Use `create(RotateRefreshKeyRequestSchema)` to create a new message.
+ */
+export const RotateRefreshKeyRequestSchema: GenMessage<RotateRefreshKeyRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 4);
+
+/**
+ * RotateRefreshKeyResponse names the new secret.
+ *
+ * @generated from message mcias.v1.RotateRefreshKeyResponse
+ */
+export type RotateRefreshKeyResponse = Message<"mcias.v1.RotateRefreshKeyResponse"> & {
+  /**
+   * The new secret's id, as it appears at the start of refresh tokens.
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message mcias.v1.RotateRefreshKeyResponse.
+ * Use `create(RotateRefreshKeyResponseSchema)` to create a new message.
+ */
+export const RotateRefreshKeyResponseSchema: GenMessage<RotateRefreshKeyResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 5);
 
 /**
  * ListAuditEventsRequest filters and pages the audit log.
@@ -99,7 +171,7 @@ export type ListAuditEventsRequest = Message<"mcias.v1.ListAuditEventsRequest"> 
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 2);
+  messageDesc(file_mcias_v1_admin_service, 6);
 
 /**
  * AuditEvent is one entry of the audit log. It never carries a secret.
@@ -169,7 +241,7 @@ export type AuditEvent = Message<"mcias.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 3);
+  messageDesc(file_mcias_v1_admin_service, 7);
 
 /**
  * ListAuditEventsResponse is one page of events.
@@ -197,7 +269,7 @@ export type ListAuditEventsResponse = Message<"mcias.v1.ListAuditEventsResponse"
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 4);
+  messageDesc(file_mcias_v1_admin_service, 8);
 
 /**
  * AdminService reports the server's health and exposes the audit log.
@@ -214,6 +286,29 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof HealthRequestSchema;
     output: typeof HealthResponseSchema;
+  },
+  /**
+   * RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
+   * Previous keys stay published and verify until every token they signed
+   * has expired, then are retired.
+   *
+   * @generated from rpc mcias.v1.AdminService.RotateSigningKey
+   */
+  rotateSigningKey: {
+    methodKind: "unary";
+    input: typeof RotateSigningKeyRequestSchema;
+    output: typeof RotateSigningKeyResponseSchema;
+  },
+  /**
+   * RotateRefreshKey makes a new secret the one that protects new refresh
+   * tokens at rest; tokens made under older secrets keep working.
+   *
+   * @generated from rpc mcias.v1.AdminService.RotateRefreshKey
+   */
+  rotateRefreshKey: {
+    methodKind: "unary";
+    input: typeof RotateRefreshKeyRequestSchema;
+    output: typeof RotateRefreshKeyResponseSchema;
   },
   /**
    * ListAuditEvents lists audit events, newest first.

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/auth_service.proto.
  */
 export const file_mcias_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("ChttY2lhcy92MS9hdXRoX3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxIkUKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkiTgoNTG9naW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIhMKEVJlbmV3VG9rZW5SZXF1ZXN0IlMKElJlbmV3VG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCITChFFbnJvbGxUb3RwUmVxdWVzdCI5ChJFbnJvbGxUb3RwUmVzcG9uc2USDgoGc2VjcmV0GAEgASgJEhMKC290cGF1dGhfdXJpGAIgASgJIiIKEkNvbmZpcm1Ub3RwUmVxdWVzdBIMCgRjb2RlGAEgASgJIhUKE0NvbmZpcm1Ub3RwUmVzcG9uc2UiJwoRUmVtb3ZlVG90cFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSIUChJSZW1vdmVUb3RwUmVzcG9uc2UiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhgKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2Uy9wUKC0F1dGhTZXJ2aWNlElcKBUxvZ2luEhYubWNpYXMudjEuTG9naW5SZXF1ZXN0GhcubWNpYXMudjEuTG9naW5SZXNwb25zZSIdyPMYAYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4SWwoGTG9nb3V0EhcubWNpYXMudjEuTG9nb3V0UmVxdWVzdBoYLm1jaWFzLnYxLkxvZ291dFJlc3BvbnNlIh7I8xgCgtPkkwIUOgEqIg8vdjEvYXV0aC9sb2dvdXQSZgoKUmVuZXdUb2tlbhIbLm1jaWFzLnYxLlJlbmV3VG9rZW5SZXF1ZXN0GhwubWNpYXMudjEuUmVuZXdUb2tlblJlc3BvbnNlIh3I8xgCgtPkkwITOgEqIg4vdjEvYXV0aC9yZW5ldxJsCgpFbnJvbGxUb3RwEhsubWNpYXMudjEuRW5yb2xsVG90cFJlcXVlc3QaHC5tY2lhcy52MS5FbnJvbGxUb3RwUmVzcG9uc2UiI8jzGAKC0+STAhk6ASoiFC92MS9hdXRoL3RvdHAvZW5yb2xsEnAKC0NvbmZpcm1Ub3RwEhwubWNpYXMudjEuQ29uZmlybVRvdHBSZXF1ZXN0Gh0ubWNpYXMudjEuQ29uZmlybVRvdHBSZXNwb25zZSIkyPMYAoLT5JMCGjoBKiIVL3YxL2F1dGgvdG90cC9jb25maXJtEnMKClJlbW92ZVRvdHASGy5tY2lhcy52MS5SZW1vdmVUb3RwUmVxdWVzdBocLm1jaWFzLnYxLlJlbW92ZVRvdHBSZXNwb25zZSIqyPMYBILT5JMCICoeL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS90b3RwEnUKDkNoYW5nZVBhc3N3b3JkEh8ubWNpYXMudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0GiAubWNpYXMudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIgyPMYAoLT5JMCFjoBKiIRL3YxL2F1dGgvcGFzc3dvcmRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
+  fileDesc("ChttY2lhcy92MS9hdXRoX3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxIkUKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIRCgl0b3RwX2NvZGUYAyABKAkinQEKDUxvZ2luUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgDIAEoCRI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiwKE1JlZnJlc2hUb2tlblJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSKkAQoUUmVmcmVzaFRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmVmcmVzaF90b2tlbhgDIAEoCRI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkQKGENsaWVudENyZWRlbnRpYWxzUmVxdWVzdBIRCgljbGllbnRfaWQYASABKAkSFQoNY2xpZW50X3NlY3JldBgCIAEoCSJaChlDbGllbnRDcmVkZW50aWFsc1Jlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi4KGFNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIhsKGVNpZ25PdXRFdmVyeXdoZXJlUmVzcG9uc2UiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSITChFSZW5ld1Rva2VuUmVxdWVzdCJTChJSZW5ld1Rva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRRW5yb2xsVG90cFJlcXVlc3QiOQoSRW5yb2xsVG90cFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRITCgtvdHBhdXRoX3VyaRgCIAEoCSIiChJDb25maXJtVG90cFJlcXVlc3QSDAoEY29kZRgBIAEoCSIVChNDb25maXJtVG90cFJlc3BvbnNlIicKEVJlbW92ZVRvdHBSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiFAoSUmVtb3ZlVG90cFJlc3BvbnNlIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlMv4ICgtBdXRoU2VydmljZRJXCgVMb2dpbhIWLm1jaWFzLnYxLkxvZ2luUmVxdWVzdBoXLm1jaWFzLnYxLkxvZ2luUmVzcG9uc2UiHcjzGAGC0+STAhM6ASoiDi92MS9hdXRoL2xvZ2luElsKBkxvZ291dBIXLm1jaWFzLnYxLkxvZ291dFJlcXVlc3QaGC5tY2lhcy52MS5Mb2dvdXRSZXNwb25zZSIeyPMYAoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0EmYKClJlbmV3VG9rZW4SGy5tY2lhcy52MS5SZW5ld1Rva2VuUmVxdWVzdBocLm1jaWFzLnYxLlJlbmV3VG9rZW5SZXNwb25zZSIdyPMYAoLT5JMCEzoBKiIOL3YxL2F1dGgvcmVuZXcSbAoKRW5yb2xsVG90cBIbLm1jaWFzLnYxLkVucm9sbFRvdHBSZXF1ZXN0GhwubWNpYXMudjEuRW5yb2xsVG90cFJlc3BvbnNlIiPI8xgCgtPkkwIZOgEqIhQvdjEvYXV0aC90b3RwL2Vucm9sbBJwCgtDb25maXJtVG90cBIcLm1jaWFzLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBodLm1jaWFzLnYxLkNvbmZpcm1Ub3RwUmVzcG9uc2UiJMjzGAKC0+STAho6ASoiFS92MS9hdXRoL3RvdHAvY29uZmlybRJzCgpSZW1vdmVUb3RwEhsubWNpYXMudjEuUmVtb3ZlVG90cFJlcXVlc3QaHC5tY2lhcy52MS5SZW1vdmVUb3RwUmVzcG9uc2UiKsjzGASC0+STAiAqHi92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vdG90cBJuCgxSZWZyZXNoVG9rZW4SHS5tY2lhcy52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0Gh4ubWNpYXMudjEuUmVmcmVzaFRva2VuUmVzcG9uc2UiH8jzGAGC0+STAhU6ASoiEC92MS9hdXRoL3JlZnJlc2gSiAEKEUNsaWVudENyZWRlbnRpYWxzEiIubWNpYXMudjEuQ2xpZW50Q3JlZGVudGlhbHNSZXF1ZXN0GiMubWNpYXMudjEuQ2xpZW50Q3JlZGVudGlhbHNSZXNwb25zZSIqyPMYAYLT5JMCIDoBKiIbL3YxL2F1dGgvY2xpZW50LWNyZWRlbnRpYWxzEokBChFTaWduT3V0RXZlcnl3aGVyZRIiLm1jaWFzLnYxLlNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdBojLm1jaWFzLnYxLlNpZ25PdXRFdmVyeXdoZXJlUmVzcG9uc2UiK8jzGAKC0+STAiE6ASoiHC92MS9hdXRoL3NpZ24tb3V0LWV2ZXJ5d2hlcmUSdQoOQ2hhbmdlUGFzc3dvcmQSHy5tY2lhcy52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIC5tY2lhcy52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIiDI8xgCgtPkkwIWOgEqIhEvdjEvYXV0aC9wYXNzd29yZGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
 
 /**
  * LoginRequest carries the credentials to check.
@@ -52,7 +52,7 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
   messageDesc(file_mcias_v1_auth_service, 0);
 
 /**
- * LoginResponse carries the issued access token.
+ * LoginResponse carries the issued access token and refresh token.
  *
  * @generated from message mcias.v1.LoginResponse
  */
@@ -70,6 +70,20 @@ export type LoginResponse = Message<"mcias.v1.LoginResponse"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 2;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * An opaque refresh token for RefreshToken (base64url, at least 256 bits).
+   *
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken: string;
+
+  /**
+   * When the refresh token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 4;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -78,6 +92,161 @@ export type LoginResponse = Message<"mcias.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_mcias_v1_auth_service, 1);
+
+/**
+ * RefreshTokenRequest carries the refresh token to use up.
+ *
+ * @generated from message mcias.v1.RefreshTokenRequest
+ */
+export type RefreshTokenRequest = Message<"mcias.v1.RefreshTokenRequest"> & {
+  /**
+   * A refresh token from Login or a previous RefreshToken.
+   *
+   * @generated from field: string refresh_token = 1;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message mcias.v1.RefreshTokenRequest.
+ * Use `create(RefreshTokenRequestSchema)` to create a new message.
+ */
+export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_auth_service, 2);
+
+/**
+ * RefreshTokenResponse carries the new tokens.
+ *
+ * @generated from message mcias.v1.RefreshTokenResponse
+ */
+export type RefreshTokenResponse = Message<"mcias.v1.RefreshTokenResponse"> & {
+  /**
+   * A signed JWT (EdDSA).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * When the token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The next refresh token of the family.
+   *
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken: string;
+
+  /**
+   * When the refresh token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 4;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mcias.v1.RefreshTokenResponse.
+ * Use `create(RefreshTokenResponseSchema)` to create a new message.
+ */
+export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_auth_service, 3);
+
+/**
+ * ClientCredentialsRequest identifies a system account and its secret.
+ *
+ * @generated from message mcias.v1.ClientCredentialsRequest
+ */
+export type ClientCredentialsRequest = Message<"mcias.v1.ClientCredentialsRequest"> & {
+  /**
+   * The system account's username or id.
+   *
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * The client secret set with RotateClientSecret.
+   *
+   * @generated from field: string client_secret = 2;
+   */
+  clientSecret: string;
+};
+
+/**
+ * Describes the message mcias.v1.ClientCredentialsRequest.
+ * Use `create(ClientCredentialsRequestSchema)` to create a new message.
+ */
+export const ClientCredentialsRequestSchema: GenMessage<ClientCredentialsRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_auth_service, 4);
+
+/**
+ * ClientCredentialsResponse carries the issued access token.
+ *
+ * @generated from message mcias.v1.ClientCredentialsResponse
+ */
+export type ClientCredentialsResponse = Message<"mcias.v1.ClientCredentialsResponse"> & {
+  /**
+   * A signed JWT (EdDSA).
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * When the token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mcias.v1.ClientCredentialsResponse.
+ * Use `create(ClientCredentialsResponseSchema)` to create a new message.
+ */
+export const ClientCredentialsResponseSchema: GenMessage<ClientCredentialsResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_auth_service, 5);
+
+/**
+ * SignOutEverywhereRequest names the account.
+ *
+ * @generated from message mcias.v1.SignOutEverywhereRequest
+ */
+export type SignOutEverywhereRequest = Message<"mcias.v1.SignOutEverywhereRequest"> & {
+  /**
+   * The account id; empty means the caller's own account.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+};
+
+/**
+ * Describes the message mcias.v1.SignOutEverywhereRequest.
+ * Use `create(SignOutEverywhereRequestSchema)` to create a new message.
+ */
+export const SignOutEverywhereRequestSchema: GenMessage<SignOutEverywhereRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_auth_service, 6);
+
+/**
+ * SignOutEverywhereResponse is empty.
+ *
+ * @generated from message mcias.v1.SignOutEverywhereResponse
+ */
+export type SignOutEverywhereResponse = Message<"mcias.v1.SignOutEverywhereResponse"> & {
+};
+
+/**
+ * Describes the message mcias.v1.SignOutEverywhereResponse.
+ * Use `create(SignOutEverywhereResponseSchema)` to create a new message.
+ */
+export const SignOutEverywhereResponseSchema: GenMessage<SignOutEverywhereResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_auth_service, 7);
 
 /**
  * LogoutRequest is empty: the calling token is revoked.
@@ -92,7 +261,7 @@ export type LogoutRequest = Message<"mcias.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 2);
+  messageDesc(file_mcias_v1_auth_service, 8);
 
 /**
  * LogoutResponse is empty.
@@ -107,7 +276,7 @@ export type LogoutResponse = Message<"mcias.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 3);
+  messageDesc(file_mcias_v1_auth_service, 9);
 
 /**
  * RenewTokenRequest is empty: the calling token is replaced.
@@ -122,7 +291,7 @@ export type RenewTokenRequest = Message<"mcias.v1.RenewTokenRequest"> & {
  * Use `create(RenewTokenRequestSchema)` to create a new message.
  */
 export const RenewTokenRequestSchema: GenMessage<RenewTokenRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 4);
+  messageDesc(file_mcias_v1_auth_service, 10);
 
 /**
  * RenewTokenResponse carries the replacement token.
@@ -150,7 +319,7 @@ export type RenewTokenResponse = Message<"mcias.v1.RenewTokenResponse"> & {
  * Use `create(RenewTokenResponseSchema)` to create a new message.
  */
 export const RenewTokenResponseSchema: GenMessage<RenewTokenResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 5);
+  messageDesc(file_mcias_v1_auth_service, 11);
 
 /**
  * EnrollTotpRequest is empty: enrollment is for the caller.
@@ -165,7 +334,7 @@ export type EnrollTotpRequest = Message<"mcias.v1.EnrollTotpRequest"> & {
  * Use `create(EnrollTotpRequestSchema)` to create a new message.
  */
 export const EnrollTotpRequestSchema: GenMessage<EnrollTotpRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 6);
+  messageDesc(file_mcias_v1_auth_service, 12);
 
 /**
  * EnrollTotpResponse carries the new secret. It is the only response that
@@ -194,7 +363,7 @@ export type EnrollTotpResponse = Message<"mcias.v1.EnrollTotpResponse"> & {
  * Use `create(EnrollTotpResponseSchema)` to create a new message.
  */
 export const EnrollTotpResponseSchema: GenMessage<EnrollTotpResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 7);
+  messageDesc(file_mcias_v1_auth_service, 13);
 
 /**
  * ConfirmTotpRequest proves possession of the enrolled secret.
@@ -215,7 +384,7 @@ export type ConfirmTotpRequest = Message<"mcias.v1.ConfirmTotpRequest"> & {
  * Use `create(ConfirmTotpRequestSchema)` to create a new message.
  */
 export const ConfirmTotpRequestSchema: GenMessage<ConfirmTotpRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 8);
+  messageDesc(file_mcias_v1_auth_service, 14);
 
 /**
  * ConfirmTotpResponse is empty.
@@ -230,7 +399,7 @@ export type ConfirmTotpResponse = Message<"mcias.v1.ConfirmTotpResponse"> & {
  * Use `create(ConfirmTotpResponseSchema)` to create a new message.
  */
 export const ConfirmTotpResponseSchema: GenMessage<ConfirmTotpResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 9);
+  messageDesc(file_mcias_v1_auth_service, 15);
 
 /**
  * RemoveTotpRequest names the account whose TOTP factor is removed.
@@ -251,7 +420,7 @@ export type RemoveTotpRequest = Message<"mcias.v1.RemoveTotpRequest"> & {
  * Use `create(RemoveTotpRequestSchema)` to create a new message.
  */
 export const RemoveTotpRequestSchema: GenMessage<RemoveTotpRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 10);
+  messageDesc(file_mcias_v1_auth_service, 16);
 
 /**
  * RemoveTotpResponse is empty.
@@ -266,7 +435,7 @@ export type RemoveTotpResponse = Message<"mcias.v1.RemoveTotpResponse"> & {
  * Use `create(RemoveTotpResponseSchema)` to create a new message.
  */
 export const RemoveTotpResponseSchema: GenMessage<RemoveTotpResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 11);
+  messageDesc(file_mcias_v1_auth_service, 17);
 
 /**
  * ChangePasswordRequest carries the old and new passwords.
@@ -294,7 +463,7 @@ export type ChangePasswordRequest = Message<"mcias.v1.ChangePasswordRequest"> & 
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 12);
+  messageDesc(file_mcias_v1_auth_service, 18);
 
 /**
  * ChangePasswordResponse is empty.
@@ -309,7 +478,7 @@ export type ChangePasswordResponse = Message<"mcias.v1.ChangePasswordResponse"> 
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_auth_service, 13);
+  messageDesc(file_mcias_v1_auth_service, 19);
 
 /**
  * AuthService authenticates people and manages their own credentials.
@@ -378,6 +547,40 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RemoveTotpRequestSchema;
     output: typeof RemoveTotpResponseSchema;
+  },
+  /**
+   * RefreshToken exchanges a refresh token for a new access token and a new
+   * refresh token of the same family. The presented token is used up;
+   * presenting a used token again revokes the whole family.
+   *
+   * @generated from rpc mcias.v1.AuthService.RefreshToken
+   */
+  refreshToken: {
+    methodKind: "unary";
+    input: typeof RefreshTokenRequestSchema;
+    output: typeof RefreshTokenResponseSchema;
+  },
+  /**
+   * ClientCredentials authenticates a system account with its client secret
+   * and issues an access token (the OAuth 2.0 client_credentials grant).
+   *
+   * @generated from rpc mcias.v1.AuthService.ClientCredentials
+   */
+  clientCredentials: {
+    methodKind: "unary";
+    input: typeof ClientCredentialsRequestSchema;
+    output: typeof ClientCredentialsResponseSchema;
+  },
+  /**
+   * SignOutEverywhere invalidates every access and refresh token of an
+   * account (the caller's own, or any account for an admin).
+   *
+   * @generated from rpc mcias.v1.AuthService.SignOutEverywhere
+   */
+  signOutEverywhere: {
+    methodKind: "unary";
+    input: typeof SignOutEverywhereRequestSchema;
+    output: typeof SignOutEverywhereResponseSchema;
   },
   /**
    * ChangePassword replaces the caller's password after checking the current

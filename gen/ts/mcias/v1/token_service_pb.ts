@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/token_service.proto.
  */
 export const file_mcias_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxtY2lhcy92MS90b2tlbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIlChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSK9AQoLVG9rZW5DbGFpbXMSDwoHc3ViamVjdBgBIAEoCRINCgVyb2xlcxgCIAMoCRIOCgZpc3N1ZXIYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNqdGkYBiABKAkSEgoKdG9rZW5fdHlwZRgHIAEoCSJNChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSJQoGY2xhaW1zGAIgASgLMhUubWNpYXMudjEuVG9rZW5DbGFpbXMiLgoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiWgoZSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChJSZXZva2VUb2tlblJlcXVlc3QSCwoDanRpGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIhcKFUxpc3RQdWJsaWNLZXlzUmVxdWVzdCJRCgNKd2sSCwoDa3R5GAEgASgJEgsKA2NydhgCIAEoCRIJCgF4GAMgASgJEgsKA2tpZBgEIAEoCRILCgNhbGcYBSABKAkSCwoDdXNlGAYgASgJIjUKFkxpc3RQdWJsaWNLZXlzUmVzcG9uc2USGwoEa2V5cxgBIAMoCzINLm1jaWFzLnYxLkp3azL6AwoMVG9rZW5TZXJ2aWNlEnQKDVZhbGlkYXRlVG9rZW4SHi5tY2lhcy52MS5WYWxpZGF0ZVRva2VuUmVxdWVzdBofLm1jaWFzLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSIiyPMYAYLT5JMCGDoBKiITL3YxL3Rva2Vucy92YWxpZGF0ZRKUAQoRSXNzdWVTZXJ2aWNlVG9rZW4SIi5tY2lhcy52MS5Jc3N1ZVNlcnZpY2VUb2tlblJlcXVlc3QaIy5tY2lhcy52MS5Jc3N1ZVNlcnZpY2VUb2tlblJlc3BvbnNlIjbI8xgEgtPkkwIsOgEqIicvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3NlcnZpY2UtdG9rZW4ScgoLUmV2b2tlVG9rZW4SHC5tY2lhcy52MS5SZXZva2VUb2tlblJlcXVlc3QaHS5tY2lhcy52MS5SZXZva2VUb2tlblJlc3BvbnNlIibI8xgEgtPkkwIcOgEqIhcvdjEvdG9rZW5zL3tqdGl9L3Jldm9rZRJpCg5MaXN0UHVibGljS2V5cxIfLm1jaWFzLnYxLkxpc3RQdWJsaWNLZXlzUmVxdWVzdBogLm1jaWFzLnYxLkxpc3RQdWJsaWNLZXlzUmVzcG9uc2UiFMjzGAGC0+STAgoSCC92MS9rZXlzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
+  fileDesc("ChxtY2lhcy92MS90b2tlbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIlChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSK9AQoLVG9rZW5DbGFpbXMSDwoHc3ViamVjdBgBIAEoCRINCgVyb2xlcxgCIAMoCRIOCgZpc3N1ZXIYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNqdGkYBiABKAkSEgoKdG9rZW5fdHlwZRgHIAEoCSJNChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSJQoGY2xhaW1zGAIgASgLMhUubWNpYXMudjEuVG9rZW5DbGFpbXMiLgoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiWgoZSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChJSZXZva2VUb2tlblJlcXVlc3QSCwoDanRpGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIkAKFkludHJvc3BlY3RUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIu8BChdJbnRyb3NwZWN0VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSEgoKdG9rZW5fdHlwZRgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEg0KBXJvbGVzGAQgAygJEg4KBmlzc3VlchgFIAEoCRItCglpc3N1ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2p0aRgIIAEoCRIUCgxhY2NvdW50X3R5cGUYCSABKAkiQQoXUmV2b2tlVG9rZW5WYWx1ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhoKGFJldm9rZVRva2VuVmFsdWVSZXNwb25zZSIXChVMaXN0UHVibGljS2V5c1JlcXVlc3QiUQoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRILCgNraWQYBCABKAkSCwoDYWxnGAUgASgJEgsKA3VzZRgGIAEoCSI1ChZMaXN0UHVibGljS2V5c1Jlc3BvbnNlEhsKBGtleXMYASADKAsyDS5tY2lhcy52MS5Kd2sy/AUKDFRva2VuU2VydmljZRJ0Cg1WYWxpZGF0ZVRva2VuEh4ubWNpYXMudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaHy5tY2lhcy52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2UiIsjzGAGC0+STAhg6ASoiEy92MS90b2tlbnMvdmFsaWRhdGUSlAEKEUlzc3VlU2VydmljZVRva2VuEiIubWNpYXMudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GiMubWNpYXMudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZSI2yPMYBILT5JMCLDoBKiInL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9zZXJ2aWNlLXRva2VuEnIKC1Jldm9rZVRva2VuEhwubWNpYXMudjEuUmV2b2tlVG9rZW5SZXF1ZXN0Gh0ubWNpYXMudjEuUmV2b2tlVG9rZW5SZXNwb25zZSImyPMYBILT5JMCHDoBKiIXL3YxL3Rva2Vucy97anRpfS9yZXZva2USfAoPSW50cm9zcGVjdFRva2VuEiAubWNpYXMudjEuSW50cm9zcGVjdFRva2VuUmVxdWVzdBohLm1jaWFzLnYxLkludHJvc3BlY3RUb2tlblJlc3BvbnNlIiTI8xgCgtPkkwIaOgEqIhUvdjEvdG9rZW5zL2ludHJvc3BlY3QSgQEKEFJldm9rZVRva2VuVmFsdWUSIS5tY2lhcy52MS5SZXZva2VUb2tlblZhbHVlUmVxdWVzdBoiLm1jaWFzLnYxLlJldm9rZVRva2VuVmFsdWVSZXNwb25zZSImyPMYAYLT5JMCHDoBKiIXL3YxL3Rva2Vucy9yZXZva2UtdmFsdWUSaQoOTGlzdFB1YmxpY0tleXMSHy5tY2lhcy52MS5MaXN0UHVibGljS2V5c1JlcXVlc3QaIC5tY2lhcy52MS5MaXN0UHVibGljS2V5c1Jlc3BvbnNlIhTI8xgBgtPkkwIKEggvdjEva2V5c2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
 
 /**
  * ValidateTokenRequest carries the token to check.
@@ -222,6 +222,154 @@ export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__P
   messageDesc(file_mcias_v1_token_service, 6);
 
 /**
+ * IntrospectTokenRequest carries the token to describe.
+ *
+ * @generated from message mcias.v1.IntrospectTokenRequest
+ */
+export type IntrospectTokenRequest = Message<"mcias.v1.IntrospectTokenRequest"> & {
+  /**
+   * An access token (JWT) or a refresh token.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * `access_token` or `refresh_token`; a hint only.
+   *
+   * @generated from field: string token_type_hint = 2;
+   */
+  tokenTypeHint: string;
+};
+
+/**
+ * Describes the message mcias.v1.IntrospectTokenRequest.
+ * Use `create(IntrospectTokenRequestSchema)` to create a new message.
+ */
+export const IntrospectTokenRequestSchema: GenMessage<IntrospectTokenRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_token_service, 7);
+
+/**
+ * IntrospectTokenResponse describes the token.
+ *
+ * @generated from message mcias.v1.IntrospectTokenResponse
+ */
+export type IntrospectTokenResponse = Message<"mcias.v1.IntrospectTokenResponse"> & {
+  /**
+   * Whether the token is currently valid.
+   *
+   * @generated from field: bool active = 1;
+   */
+  active: boolean;
+
+  /**
+   * `access_token` or `refresh_token`.
+   *
+   * @generated from field: string token_type = 2;
+   */
+  tokenType: string;
+
+  /**
+   * The account id.
+   *
+   * @generated from field: string subject = 3;
+   */
+  subject: string;
+
+  /**
+   * The roles (access tokens).
+   *
+   * @generated from field: repeated string roles = 4;
+   */
+  roles: string[];
+
+  /**
+   * The issuer.
+   *
+   * @generated from field: string issuer = 5;
+   */
+  issuer: string;
+
+  /**
+   * When the token was issued.
+   *
+   * @generated from field: google.protobuf.Timestamp issued_at = 6;
+   */
+  issuedAt?: Timestamp | undefined;
+
+  /**
+   * When the token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 7;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The access token id.
+   *
+   * @generated from field: string jti = 8;
+   */
+  jti: string;
+
+  /**
+   * `human` or `system` (access tokens).
+   *
+   * @generated from field: string account_type = 9;
+   */
+  accountType: string;
+};
+
+/**
+ * Describes the message mcias.v1.IntrospectTokenResponse.
+ * Use `create(IntrospectTokenResponseSchema)` to create a new message.
+ */
+export const IntrospectTokenResponseSchema: GenMessage<IntrospectTokenResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_token_service, 8);
+
+/**
+ * RevokeTokenValueRequest carries the token to revoke.
+ *
+ * @generated from message mcias.v1.RevokeTokenValueRequest
+ */
+export type RevokeTokenValueRequest = Message<"mcias.v1.RevokeTokenValueRequest"> & {
+  /**
+   * An access token (JWT) or a refresh token.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * `access_token` or `refresh_token`; a hint only.
+   *
+   * @generated from field: string token_type_hint = 2;
+   */
+  tokenTypeHint: string;
+};
+
+/**
+ * Describes the message mcias.v1.RevokeTokenValueRequest.
+ * Use `create(RevokeTokenValueRequestSchema)` to create a new message.
+ */
+export const RevokeTokenValueRequestSchema: GenMessage<RevokeTokenValueRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_token_service, 9);
+
+/**
+ * RevokeTokenValueResponse is empty.
+ *
+ * @generated from message mcias.v1.RevokeTokenValueResponse
+ */
+export type RevokeTokenValueResponse = Message<"mcias.v1.RevokeTokenValueResponse"> & {
+};
+
+/**
+ * Describes the message mcias.v1.RevokeTokenValueResponse.
+ * Use `create(RevokeTokenValueResponseSchema)` to create a new message.
+ */
+export const RevokeTokenValueResponseSchema: GenMessage<RevokeTokenValueResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_token_service, 10);
+
+/**
  * ListPublicKeysRequest is empty.
  *
  * @generated from message mcias.v1.ListPublicKeysRequest
@@ -234,7 +382,7 @@ export type ListPublicKeysRequest = Message<"mcias.v1.ListPublicKeysRequest"> & 
  * Use `create(ListPublicKeysRequestSchema)` to create a new message.
  */
 export const ListPublicKeysRequestSchema: GenMessage<ListPublicKeysRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_token_service, 7);
+  messageDesc(file_mcias_v1_token_service, 11);
 
 /**
  * Jwk is an Ed25519 public key in JWK form (RFC 8037).
@@ -290,7 +438,7 @@ export type Jwk = Message<"mcias.v1.Jwk"> & {
  * Use `create(JwkSchema)` to create a new message.
  */
 export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_token_service, 8);
+  messageDesc(file_mcias_v1_token_service, 12);
 
 /**
  * ListPublicKeysResponse is a JWK Set.
@@ -311,7 +459,7 @@ export type ListPublicKeysResponse = Message<"mcias.v1.ListPublicKeysResponse"> 
  * Use `create(ListPublicKeysResponseSchema)` to create a new message.
  */
 export const ListPublicKeysResponseSchema: GenMessage<ListPublicKeysResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_token_service, 9);
+  messageDesc(file_mcias_v1_token_service, 13);
 
 /**
  * TokenService validates, issues and revokes access tokens.
@@ -350,6 +498,29 @@ export const TokenService: GenService<{
     methodKind: "unary";
     input: typeof RevokeTokenRequestSchema;
     output: typeof RevokeTokenResponseSchema;
+  },
+  /**
+   * IntrospectToken describes an access or refresh token (RFC 7662
+   * semantics): inactive tokens answer active = false.
+   *
+   * @generated from rpc mcias.v1.TokenService.IntrospectToken
+   */
+  introspectToken: {
+    methodKind: "unary";
+    input: typeof IntrospectTokenRequestSchema;
+    output: typeof IntrospectTokenResponseSchema;
+  },
+  /**
+   * RevokeTokenValue revokes an access or refresh token given its value
+   * (RFC 7009 semantics: possession is enough, unknown tokens are not an
+   * error). Revoking a refresh token revokes its whole family.
+   *
+   * @generated from rpc mcias.v1.TokenService.RevokeTokenValue
+   */
+  revokeTokenValue: {
+    methodKind: "unary";
+    input: typeof RevokeTokenValueRequestSchema;
+    output: typeof RevokeTokenValueResponseSchema;
   },
   /**
    * ListPublicKeys returns the public keys that verify tokens, as JWKs.
