@@ -27,7 +27,7 @@ BREAKING_AGAINST ?= HEAD~1
         lint-clients lint-gen lint-breaking lint-go lint-python lint-ts \
         test-clients test-go test-python test-ts test-rust-client test-lisp mciassrv-debug
 
-# `gen: $(GEN_TARGETS)` is defined once, in mk/rest.mk.
+# `gen: $(GEN_TARGETS)` is declared in mk/rest.mk, read after this file.
 
 ## --- tools -----------------------------------------------------------------
 

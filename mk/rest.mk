@@ -27,3 +27,8 @@ $(REST_PY): tests/http/requirements.txt
 test-rest: $(REST_PY) $(BUF)
 	$(CARGO) build --quiet --bin mciassrv
 	MCIAS_BIN=target/debug/mciassrv BUF=$(BUF) $(REST_PY) -m pytest -q tests/http
+
+.PHONY: bench
+## Hot-path figures (release build): validations and refreshes per second.
+bench:
+	$(CARGO) bench --bench hotpath

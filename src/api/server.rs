@@ -37,6 +37,7 @@ use super::{oauth, pb, tls, wellknown};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::idm::Idm;
+use crate::store::DbLock;
 
 /// How often expired revocations and idle rate-limit state are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -64,6 +65,8 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     idm: Arc<Idm>,
+    // Held while serving so `mciasdb` refuses to write; released on drop.
+    db_lock: DbLock,
 }
 
 type HealthSvc = tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>;
@@ -99,6 +102,7 @@ impl RunningServer {
         tokio::task::spawn_blocking(move || store.checkpoint())
             .await
             .map_err(|e| Error::internal(format!("checkpoint task: {e}")))??;
+        drop(self.db_lock);
         tracing::info!("server stopped");
         Ok(())
     }
@@ -155,6 +159,7 @@ fn grpc_routes(
 
 /// Binds the listener and serves in the background.
 pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
+    let db_lock = DbLock::acquire(idm.store().path())?;
     let tls_config = if config.server.insecure_plaintext {
         None
     } else {
@@ -234,6 +239,7 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
         stop: stop_tx,
         task,
         idm,
+        db_lock,
     })
 }
 

@@ -1,4 +1,14 @@
-//! Command-line definitions, shared by the binaries and man-page generation.
+//! Command-line definitions, shared by the binaries and man-page generation,
+//! and the commands of the operator tools: `ctl` / `ctl_run` (`mciasctl`, a
+//! gRPC client) and `db_run` (`mciasdb`, offline, through `idm` and `store`).
+
+pub mod ctl;
+pub mod ctl_run;
+pub mod db;
+pub mod db_run;
+pub mod man;
+pub mod output;
+pub mod prompt;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +17,15 @@ use clap::{Parser, Subcommand};
 
 /// `mciassrv`: the MCIAS identity server.
 #[derive(Debug, Parser)]
-#[command(name = "mciassrv", version, about = "MCIAS identity and access server")]
+#[command(
+    name = "mciassrv",
+    version,
+    about = "MCIAS identity and access server",
+    long_about = "mciassrv serves the MCIAS API over gRPC and TLS with the configuration \
+        given by --config (see mcias.conf(5)). `mciassrv dev` creates or reuses a \
+        development data directory and serves on 127.0.0.1:8443; it prints the admin \
+        password once when it creates the admin account."
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ServerCli {
     /// Path of the TOML configuration file.
@@ -36,29 +54,4 @@ pub enum ServerCommand {
     Openapi,
 }
 
-/// `mciasdb`: offline database maintenance.
-#[derive(Debug, Parser)]
-#[command(name = "mciasdb", version, about = "MCIAS offline database tool")]
-pub struct DbCli {
-    /// Path of the server's TOML configuration file (for the database path
-    /// and the master key).
-    #[arg(long, value_name = "PATH", env = "MCIAS_CONFIG")]
-    pub config: PathBuf,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: DbCommand,
-}
-
-/// `mciasdb` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum DbCommand {
-    /// Creates the first admin account; refused when an active admin exists.
-    BootstrapAdmin {
-        /// The admin's username.
-        #[arg(long, value_name = "NAME")]
-        username: String,
-        /// Read the password from the first line of standard input.
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-}
+pub use db::{DbCli, DbCommand};

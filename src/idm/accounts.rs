@@ -254,7 +254,12 @@ impl Idm {
         account_type: AccountType,
         password: Option<Zeroizing<String>>,
     ) -> Result<AccountRecord> {
-        self.create_account_inner(caller, username, account_type, password, Vec::new(), "api")
+        let offline = caller
+            .principal
+            .as_ref()
+            .is_some_and(|p| p.account_id == super::OFFLINE_ACTOR);
+        let how = if offline { "mciasdb" } else { "api" };
+        self.create_account_inner(caller, username, account_type, password, Vec::new(), how)
             .await
     }
 

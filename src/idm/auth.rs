@@ -89,12 +89,22 @@ impl Idm {
         account: &AccountRecord,
         kind: TokenKind,
     ) -> Result<(IssuedToken, NewToken)> {
-        let roles = self.store.roles(account.id.clone()).await?;
-        let now = self.clock.now();
         let ttl = match kind {
             TokenKind::Session => self.tokens.access_ttl.secs_i64(),
             TokenKind::Service => self.tokens.service_token_ttl.secs_i64(),
         };
+        self.mint_for(account, kind, ttl).await
+    }
+
+    /// Signs a token with an explicit lifetime.
+    pub(super) async fn mint_for(
+        &self,
+        account: &AccountRecord,
+        kind: TokenKind,
+        ttl: i64,
+    ) -> Result<(IssuedToken, NewToken)> {
+        let roles = self.store.roles(account.id.clone()).await?;
+        let now = self.clock.now();
         let claims = Claims {
             iss: self.tokens.issuer.clone(),
             sub: account.id.clone(),

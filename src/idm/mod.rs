@@ -4,11 +4,13 @@
 mod accounts;
 mod auth;
 mod keyring;
+mod offline;
 mod revocation;
 mod sessions;
 
 pub use accounts::{AccountPage, PgCreds};
 pub use keyring::KeyRing;
+pub use offline::{VerifyReport, open_readonly, restore, verify};
 pub use revocation::RevocationSet;
 pub use sessions::{AccountVersions, Introspection, RefreshSecrets};
 
@@ -27,6 +29,9 @@ use crate::error::{Error, Result};
 use crate::store::{AuditEntry, Outcome, Store};
 
 pub use crate::store::ADMIN_ROLE;
+
+/// The audit actor of changes made by the offline tool.
+pub const OFFLINE_ACTOR: &str = "mciasdb";
 
 /// The verified identity behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +65,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The offline tool (`mciasdb`): acts with admin rights; its audit
+    /// events name `mciasdb` as the actor.
+    pub fn offline_tool() -> Self {
+        Self {
+            principal: Some(Principal {
+                account_id: OFFLINE_ACTOR.to_owned(),
+                roles: vec![ADMIN_ROLE.to_owned()],
+                jti: String::new(),
+                expires_at: 0,
+                typ: "tool".to_owned(),
+            }),
+            peer: Some("local".to_owned()),
+        }
+    }
+
     /// The principal, or UNAUTHENTICATED.
     pub fn principal(&self) -> Result<&Principal> {
         self.principal.as_ref().ok_or_else(Error::bad_token)
@@ -150,8 +170,43 @@ impl KeySource {
     }
 }
 
-const KDF_KEY: &str = "master_key_kdf";
-const CHECK_KEY: &str = "master_key_check";
+const KDF_KEY: &str = crate::store::MASTER_KEY_KDF;
+const CHECK_KEY: &str = crate::store::MASTER_KEY_CHECK;
+
+fn derive(source: &KeySource, params: &KdfParams) -> Result<MasterKey> {
+    match source {
+        KeySource::Keyfile(p) => master::read_keyfile(p),
+        KeySource::Passphrase(p) => master::derive_from_passphrase(p.as_bytes(), params),
+    }
+}
+
+/// Derives the master key for a database that already has a check value and
+/// verifies it; `None` for a fresh database. Never writes.
+pub fn checked_key(
+    store: &Store,
+    source: &KeySource,
+    rng: &dyn SecureRandom,
+) -> Result<Option<MasterKey>> {
+    let Some(check) = store.config_value(CHECK_KEY)? else {
+        return Ok(None);
+    };
+    let kdf = store.config_value(KDF_KEY)?;
+    let params = match (source, kdf) {
+        (KeySource::Passphrase(_), Some(k)) => {
+            KdfParams::decode(std::str::from_utf8(&k).map_err(|_| Error::internal("kdf params"))?)?
+        }
+        (KeySource::Passphrase(_), None) => {
+            return Err(Error::precondition(
+                "wrong_master_key",
+                "this database was sealed with a keyfile, not a passphrase; nothing was changed",
+            ));
+        }
+        (KeySource::Keyfile(_), _) => KdfParams::generate(rng),
+    };
+    let key = derive(source, &params)?;
+    master::verify_check(&key, &check)?;
+    Ok(Some(key))
+}
 
 /// Opens the database at `path` and derives and checks the master key
 /// *before* migrating, so a wrong key leaves the database untouched. A fresh
@@ -163,33 +218,9 @@ pub fn unlock(
     rng: &dyn SecureRandom,
 ) -> Result<(Store, MasterKey)> {
     let store = Store::open(path)?;
-    let stored_kdf = store.config_value(KDF_KEY)?;
-    let stored_check = store.config_value(CHECK_KEY)?;
-    let derive = |params: &KdfParams| -> Result<MasterKey> {
-        match source {
-            KeySource::Keyfile(p) => master::read_keyfile(p),
-            KeySource::Passphrase(p) => master::derive_from_passphrase(p.as_bytes(), params),
-        }
-    };
-    let key = match (&stored_check, &stored_kdf) {
-        (Some(check), kdf) => {
-            let params = match (source, kdf) {
-                (KeySource::Passphrase(_), Some(k)) => KdfParams::decode(
-                    std::str::from_utf8(k).map_err(|_| Error::internal("kdf params"))?,
-                )?,
-                (KeySource::Passphrase(_), None) => {
-                    return Err(Error::precondition(
-                        "wrong_master_key",
-                        "this database was sealed with a keyfile, not a passphrase; nothing was changed",
-                    ));
-                }
-                (KeySource::Keyfile(_), _) => KdfParams::generate(rng),
-            };
-            let key = derive(&params)?;
-            master::verify_check(&key, check)?;
-            key
-        }
-        (None, _) => {
+    let key = match checked_key(&store, source, rng)? {
+        Some(key) => key,
+        None => {
             // A fresh database: create the schema, then the salt and check.
             store.migrate(clock.now())?;
             let params = KdfParams::generate(rng);
@@ -201,7 +232,7 @@ pub fn unlock(
             } else {
                 params
             };
-            let key = derive(&params)?;
+            let key = derive(source, &params)?;
             let check = master::make_check(&key, rng)?;
             let stored = store.init_config_value(CHECK_KEY, &check)?;
             master::verify_check(&key, &stored)?;

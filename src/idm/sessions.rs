@@ -285,7 +285,9 @@ impl Idm {
         } else {
             TokenKind::Session
         };
-        let (issued, mut access) = self.mint(&account, kind).await?;
+        let (issued, mut access) = self
+            .mint_for(&account, kind, self.tokens.access_ttl.secs_i64())
+            .await?;
         access.family_id = Some(rec.family_id.clone());
         let (next, successor) = self.new_refresh(
             &account.id,
@@ -392,9 +394,15 @@ impl Idm {
             self.store.append_audit(audit).await?;
             return Err(Error::unauthenticated());
         };
-        let (issued, mut record) = self.mint(&account, TokenKind::Service).await?;
-        let ttl = self.tokens.access_ttl.secs_i64();
-        record.expires_at = record.issued_at.saturating_add(ttl).min(record.expires_at);
+        // Client-credential tokens live as long as access tokens; long-lived
+        // service tokens are IssueServiceToken's.
+        let (issued, record) = self
+            .mint_for(
+                &account,
+                TokenKind::Service,
+                self.tokens.access_ttl.secs_i64(),
+            )
+            .await?;
         let audit = self.audit(
             "client_credentials",
             caller,

@@ -10,11 +10,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// The role that grants administration.
 pub const ADMIN_ROLE: &str = "admin";
 
-const COLUMNS: &str = "id, username, account_type, status, password_hash, totp_secret_sealed,
+pub(super) const COLUMNS: &str =
+    "id, username, account_type, status, password_hash, totp_secret_sealed,
     totp_enabled, totp_last_step, failed_logins, locked_until, created_at, updated_at,
     token_version, client_secret_hash";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
     let t: i64 = r.get(2)?;
     let s: i64 = r.get(3)?;
     Ok((
@@ -39,7 +40,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
     ))
 }
 
-fn finish((mut a, t, s): (AccountRecord, i64, i64)) -> Result<AccountRecord> {
+pub(super) fn finish((mut a, t, s): (AccountRecord, i64, i64)) -> Result<AccountRecord> {
     a.account_type = AccountType::from_i64(t)?;
     a.status = AccountStatus::from_i64(s)?;
     Ok(a)

@@ -8,15 +8,23 @@
 
 mod accounts;
 mod audit;
+mod lock;
 mod model;
+mod offline;
 mod refresh;
 mod tokens;
 
 pub use accounts::{ADMIN_ROLE, LoginSuccess};
+pub use lock::{DbLock, lock_path};
 pub use model::*;
+pub use offline::{
+    MASTER_KEY_CHECK, MASTER_KEY_KDF, NewKeyMaterial, SealedValue, check_file_integrity,
+    replace_database, sibling,
+};
 pub use refresh::{NewRefresh, RefreshOutcome, RefreshRecord};
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
@@ -45,6 +53,18 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// How many read and write transactions the store has run (for the
+/// benchmark's proof that token validation does no database I/O).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoCounts {
+    /// Read calls.
+    pub reads: u64,
+    /// Write transactions.
+    pub writes: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,6 +120,8 @@ impl Store {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
             }),
         })
     }
@@ -107,6 +129,14 @@ impl Store {
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Read and write calls so far.
+    pub fn io_counts(&self) -> IoCounts {
+        IoCounts {
+            reads: self.inner.reads.load(Ordering::Relaxed),
+            writes: self.inner.writes.load(Ordering::Relaxed),
+        }
     }
 
     fn reader(&self) -> Result<Connection> {
@@ -136,6 +166,7 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let this = self.clone();
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let conn = this.reader()?;
             let out = f(&conn);
@@ -163,6 +194,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.inner.writes.fetch_add(1, Ordering::Relaxed);
         let mut conn = lock(&self.inner.writer)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -173,6 +205,7 @@ impl Store {
     /// The blocking form of [`Store::read`] on the writer connection
     /// (start-up, before the runtime serves).
     pub(crate) fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
         let conn = lock(&self.inner.writer)?;
         f(&conn)
     }

@@ -33,6 +33,8 @@ pub struct Options {
     pub burst: u32,
     /// Create the `admin` account at start (as `mciassrv dev` does).
     pub ensure_admin: bool,
+    /// `tokens.refresh_grace`.
+    pub refresh_grace: &'static str,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
             rps: 10_000,
             burst: 10_000,
             ensure_admin: true,
+            refresh_grace: "0s",
         }
     }
 }
@@ -86,6 +89,7 @@ keyfile = "master.key"
 issuer = "https://mcias.test"
 access_ttl = "1h"
 service_token_ttl = "30d"
+refresh_grace = "{}"
 
 [argon2]
 memory_kib = 19456
@@ -96,7 +100,7 @@ parallelism = 1
 requests_per_second = {}
 burst = {}
 "#,
-            opts.rps, opts.burst
+            opts.refresh_grace, opts.rps, opts.burst
         );
         let path = dir.path().join("mcias.toml");
         std::fs::write(&path, text).unwrap();

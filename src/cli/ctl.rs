@@ -1,0 +1,341 @@
+//! `mciasctl`: command-line definitions of the admin and user gRPC client.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The server used when neither `--server` nor `MCIAS_SERVER` is given.
+pub const DEFAULT_SERVER: &str = "https://localhost:8443";
+
+/// `mciasctl`: talks to an MCIAS server over gRPC.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mciasctl",
+    version,
+    about = "MCIAS admin and user command-line client",
+    long_about = "mciasctl talks to an MCIAS server over gRPC and TLS. \
+        It logs in, manages accounts, roles, tokens, TOTP, stored credentials \
+        and passwords, and reads the audit log.",
+    after_help = "Exit status: 0 success, 1 the server refused (its message is printed), \
+        2 usage error, 3 connection or TLS problem."
+)]
+pub struct CtlCli {
+    /// The server's URL, e.g. https://mcias.example.com:8443.
+    #[arg(long, global = true, value_name = "URL", env = "MCIAS_SERVER")]
+    pub server: Option<String>,
+    /// A PEM file with the CA certificate(s) that sign the server's
+    /// certificate (default: the system's trust store).
+    #[arg(long, global = true, value_name = "FILE", env = "MCIAS_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// The access token to send (default: MCIAS_TOKEN, then the token file).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "MCIAS_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Where `login` stores the token and other commands read it (default:
+    /// $XDG_CONFIG_HOME/mcias/token or ~/.config/mcias/token).
+    #[arg(long, global = true, value_name = "FILE", env = "MCIAS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Output format: aligned tables for people, or one JSON object per line
+    /// for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Human-readable, aligned columns.
+    Table,
+    /// One JSON object per line (stable field names).
+    Json,
+}
+
+/// `mciasctl` commands.
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Logs in and stores the token in the token file (mode 0600).
+    Login(LoginArgs),
+    /// Revokes the current token and removes the token file.
+    Logout,
+    /// Shows who the current token belongs to (ValidateToken).
+    Whoami,
+    /// Reports whether the server can serve.
+    Health,
+    /// Manages accounts (admin).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manages an account's roles (admin).
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Issues, renews, revokes and validates tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manages the TOTP second factor.
+    #[command(subcommand)]
+    Totp(TotpCommand),
+    /// Reads and stores PostgreSQL credentials kept for an account.
+    #[command(subcommand)]
+    Pgcreds(PgcredsCommand),
+    /// Reads the audit log (admin).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Changes your own password.
+    #[command(subcommand)]
+    Password(PasswordCommand),
+    /// Prints a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells with completion scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// GNU Bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The username (prompted when omitted).
+    pub username: Option<String>,
+    /// Read the password from the first line of standard input, and a TOTP
+    /// code from the second line when there is one.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Ask for a TOTP code up front (otherwise it is asked for only after a
+    /// refused login on a terminal).
+    #[arg(long)]
+    pub totp: bool,
+}
+
+/// Account lifecycle states that can be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SettableStatus {
+    /// May authenticate.
+    Active,
+    /// Disabled; tokens revoked.
+    Inactive,
+    /// Suspended; tokens revoked.
+    Suspended,
+}
+
+/// Account kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// A person with a password.
+    Human,
+    /// A service that uses service tokens.
+    System,
+}
+
+/// `account ...`. ACCOUNT is an account id or a username.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Creates an account; a human account's password is prompted twice or
+    /// read with --password-stdin.
+    Create {
+        /// The username.
+        username: String,
+        /// Human or system.
+        #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = Kind::Human)]
+        kind: Kind,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lists accounts that are not deleted.
+    List {
+        /// Accounts per request (the listing fetches every page).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=500))]
+        page_size: i32,
+    },
+    /// Shows one account.
+    Get {
+        /// Account id or username.
+        account: String,
+    },
+    /// Changes an account's status.
+    Update {
+        /// Account id or username.
+        account: String,
+        /// The new status.
+        #[arg(long, value_enum)]
+        status: SettableStatus,
+    },
+    /// Suspends an account and revokes its tokens.
+    Suspend {
+        /// Account id or username.
+        account: String,
+    },
+    /// Deletes an account (soft delete; its tokens are revoked).
+    Delete {
+        /// Account id or username.
+        account: String,
+    },
+}
+
+/// `role ...`.
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Shows an account's roles.
+    Get {
+        /// Account id or username.
+        account: String,
+    },
+    /// Replaces an account's roles (none given: removes all).
+    Set {
+        /// Account id or username.
+        account: String,
+        /// The complete new set of roles.
+        roles: Vec<String>,
+    },
+    /// Adds a role.
+    Grant {
+        /// Account id or username.
+        account: String,
+        /// The role.
+        role: String,
+    },
+    /// Removes a role.
+    Revoke {
+        /// Account id or username.
+        account: String,
+        /// The role.
+        role: String,
+    },
+}
+
+/// `token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issues a service token for a system account (printed once).
+    Issue {
+        /// Account id or username of a system account.
+        account: String,
+    },
+    /// Replaces the current token with a fresh one (the old one is revoked)
+    /// and stores it in the token file.
+    Renew,
+    /// Revokes a token by its id (jti).
+    Revoke {
+        /// The token id.
+        jti: String,
+        /// Why (kept in the audit log).
+        #[arg(long, default_value = "revoked with mciasctl")]
+        reason: String,
+    },
+    /// Validates a token read from standard input (default: the current
+    /// token); exit status 1 when it is not valid.
+    Validate {
+        /// Read the token to validate from standard input.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Lists the public keys that verify tokens (JWK Set).
+    Keys,
+}
+
+/// `totp ...`.
+#[derive(Debug, Subcommand)]
+pub enum TotpCommand {
+    /// Starts enrollment: prints the otpauth URI, a QR code and the secret.
+    Enroll,
+    /// Activates the pending enrollment with a current code.
+    Confirm {
+        /// The 6-digit code from the authenticator.
+        code: String,
+    },
+    /// Removes an account's TOTP factor (admin).
+    Remove {
+        /// Account id or username.
+        account: String,
+    },
+}
+
+/// `pgcreds ...`.
+#[derive(Debug, Subcommand)]
+pub enum PgcredsCommand {
+    /// Prints the stored credentials, password included.
+    Get {
+        /// Account id or username.
+        account: String,
+    },
+    /// Stores credentials; the password is prompted or read with
+    /// --password-stdin, never given as an argument.
+    Set {
+        /// Account id or username.
+        account: String,
+        /// Database host.
+        #[arg(long)]
+        host: String,
+        /// Database port.
+        #[arg(long, default_value_t = 5432)]
+        port: u16,
+        /// Database name.
+        #[arg(long)]
+        database: String,
+        /// Database user.
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Lists events, newest first (with --follow: prints new events as they
+    /// arrive, oldest first).
+    List {
+        /// Only events whose actor or target is this account id.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only events of this type, e.g. login_failure.
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        /// Only events at or after this time: RFC 3339, Unix seconds, or an
+        /// age such as 15m, 1h, 7d.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=500))]
+        limit: i32,
+        /// Keep polling and print new events until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Seconds between polls with --follow.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        interval: u64,
+    },
+}
+
+/// `password ...`.
+#[derive(Debug, Subcommand)]
+pub enum PasswordCommand {
+    /// Changes your password: the current one, then the new one twice, are
+    /// prompted (or read as two lines with --password-stdin).
+    Change {
+        /// Read the current password (line 1) and the new one (line 2) from
+        /// standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
