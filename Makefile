@@ -33,7 +33,7 @@ lint: $(LINT_TARGETS)
 
 lint-rust:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 lint-proto: $(BUF)
 	cd proto && ../$(BUF) lint
