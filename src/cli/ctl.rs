@@ -321,8 +321,9 @@ pub enum TokenCommand {
     Introspect {
         /// The token, or `-` to read it from standard input (preferred: an
         /// argument stays in the shell history and the process list).
+        // Not named `token`: that id is the global --token.
         #[arg(value_name = "TOKEN|-")]
-        token: String,
+        value: String,
         /// What kind of token it is, as a hint to the server.
         #[arg(long, value_enum)]
         hint: Option<TokenHint>,
@@ -334,7 +335,7 @@ pub enum TokenCommand {
         /// (preferred: an argument stays in the shell history and the
         /// process list).
         #[arg(value_name = "TOKEN|-")]
-        token: Option<String>,
+        value: Option<String>,
         /// What kind of token it is, as a hint to the server.
         #[arg(long, value_enum)]
         hint: Option<TokenHint>,

@@ -997,16 +997,16 @@ async fn token_cmd(cx: &Ctx, c: TokenCommand) -> R<()> {
         TokenCommand::Refresh {
             refresh_token_stdin,
         } => refresh(cx, refresh_token_stdin).await?,
-        TokenCommand::Introspect { token, hint } => {
-            let token = if token == "-" {
+        TokenCommand::Introspect { value, hint } => {
+            let token = if value == "-" {
                 read_secret(true, "", "token")?
             } else {
-                Zeroizing::new(token)
+                Zeroizing::new(value)
             };
             introspect(cx, &token, hint).await?;
         }
-        TokenCommand::RevokeValue { token, hint } => {
-            let token = match token {
+        TokenCommand::RevokeValue { value, hint } => {
+            let token = match value {
                 Some(t) if t != "-" => Zeroizing::new(t),
                 _ => read_secret(true, "", "token")?,
             };
