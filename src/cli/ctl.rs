@@ -14,8 +14,10 @@ pub const DEFAULT_SERVER: &str = "https://localhost:8443";
     version,
     about = "MCIAS admin and user command-line client",
     long_about = "mciasctl talks to an MCIAS server over gRPC and TLS. \
-        It logs in, manages accounts, roles, tokens, TOTP, stored credentials \
-        and passwords, and reads the audit log.",
+        It logs in (with a password or a client secret) and keeps the session \
+        going with refresh tokens, manages accounts, roles, tokens, client \
+        secrets, signing keys, TOTP, stored credentials and passwords, and \
+        reads the audit log.",
     after_help = "Exit status: 0 success, 1 the server refused (its message is printed), \
         2 usage error, 3 connection or TLS problem."
 )]
