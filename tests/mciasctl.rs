@@ -835,6 +835,28 @@ async fn refresh_introspect_revoke_value_and_sign_out_everywhere() {
         &format!("{alice_refresh}\n"),
     );
     assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    // With an access token that no longer works, logout still revokes the
+    // stored refresh token; without a refresh token it is refused.
+    alice.login("alice", "alice password 1");
+    let [alice_access, alice_refresh] = <[String; 2]>::try_from(alice.stored()).unwrap();
+    admin
+        .j(
+            &["token", "revoke-value", "-"],
+            &format!("{alice_access}\n"),
+        )
+        .one();
+    let r = alice.j(&["logout"], "").one();
+    assert_eq!(r["revoked"], false);
+    assert_eq!(r["refresh_revoked"], true);
+    assert!(!alice.token_file.exists());
+    let out = alice.j(
+        &["token", "refresh", "--refresh-token-stdin"],
+        &format!("{alice_refresh}\n"),
+    );
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    let out = alice.j(&["--token", &alice_access, "logout"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
 
     // Sign out everywhere: one's own account from one device ends every
     // other session too.

@@ -564,15 +564,27 @@ async fn logout(cx: &Ctx, args: LogoutArgs) -> R<()> {
         return sign_out_everywhere(cx, args.account).await;
     }
     let ch = cx.channel().await?;
-    AuthServiceClient::new(ch.clone())
+    let stored_refresh = if cx.token_from_file() {
+        cx.stored()?.and_then(|s| s.refresh)
+    } else {
+        None
+    };
+    let revoked = match AuthServiceClient::new(ch.clone())
         .logout(cx.authed(pb::LogoutRequest {})?)
-        .await?;
+        .await
+    {
+        Ok(_) => true,
+        // An access token that no longer works (expired or revoked) still
+        // leaves a stored refresh token to revoke.
+        Err(s) if s.code() == Code::Unauthenticated && stored_refresh.is_some() => false,
+        Err(s) => return Err(s.into()),
+    };
     let path = cx.token_file()?;
     let mut refresh_revoked = false;
     if cx.token_from_file() {
         // The refresh token kept beside the access token would otherwise
         // outlive the logout: revoke it (and its family) too.
-        if let Some(refresh) = cx.stored()?.and_then(|s| s.refresh) {
+        if let Some(refresh) = stored_refresh {
             TokenServiceClient::new(ch)
                 .revoke_token_value(pb::RevokeTokenValueRequest {
                     token: refresh.to_string(),
@@ -583,9 +595,14 @@ async fn logout(cx: &Ctx, args: LogoutArgs) -> R<()> {
         }
         remove_token_file(&path)?;
     }
+    let message = match (revoked, refresh_revoked) {
+        (true, true) => "logged out; the token and the refresh token are revoked",
+        (true, false) => "logged out; the token is revoked",
+        _ => "logged out; the token was no longer valid, the refresh token is revoked",
+    };
     cx.p.ack(
-        "logged out; the token is revoked",
-        json!({ "revoked": true, "refresh_revoked": refresh_revoked }),
+        message,
+        json!({ "revoked": revoked, "refresh_revoked": refresh_revoked }),
     );
     Ok(())
 }
