@@ -1394,3 +1394,23 @@ async fn password(cx: &Ctx, c: PasswordCommand) -> R<()> {
     cx.p.ack("password changed", json!({ "changed": true }));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Stored;
+
+    #[test]
+    fn token_file_lines() {
+        let s = Stored::parse("access\nrefresh\n").unwrap();
+        assert_eq!(s.access.as_str(), "access");
+        assert_eq!(s.refresh.as_deref().map(String::as_str), Some("refresh"));
+        // A file from before refresh tokens: one line.
+        let s = Stored::parse("  access  \n").unwrap();
+        assert_eq!(s.access.as_str(), "access");
+        assert!(s.refresh.is_none());
+        let s = Stored::parse("access\r\n\r\n").unwrap();
+        assert!(s.refresh.is_none());
+        assert!(Stored::parse("").is_none());
+        assert!(Stored::parse("\nrefresh\n").is_none());
+    }
+}
