@@ -102,6 +102,20 @@ impl Ctl {
         self.run(&all, stdin)
     }
 
+    /// The token file's lines: the access token, then the refresh token.
+    fn stored(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.token_file)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The access token in the token file.
+    fn access(&self) -> String {
+        self.stored()[0].clone()
+    }
+
     fn login(&self, user: &str, pw: &str) -> Value {
         self.j(&["login", user, "--password-stdin"], &format!("{pw}\n"))
             .one()
@@ -141,7 +155,7 @@ async fn login_whoami_logout_and_exit_codes() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let token = std::fs::read_to_string(&ctl.token_file).unwrap();
+    let token = ctl.access();
     assert!(s.valid(token.trim()).await);
 
     let who = ctl.j(&["whoami"], "").one();
@@ -397,10 +411,10 @@ async fn tokens_totp_pgcreds_password_and_audit() {
     assert_eq!(keys[0]["alg"], "EdDSA");
 
     // Renewal replaces the stored token.
-    let before = std::fs::read_to_string(&ctl.token_file).unwrap();
+    let before = ctl.access();
     let r = ctl.j(&["token", "renew"], "").one();
     assert_eq!(r["ok"], true);
-    let after = std::fs::read_to_string(&ctl.token_file).unwrap();
+    let after = ctl.access();
     assert_ne!(before, after);
     assert!(!s.valid(before.trim()).await);
     assert!(s.valid(after.trim()).await);
@@ -649,6 +663,369 @@ async fn interactive_login_prompts_for_the_totp_code_after_a_refusal() {
     assert!(text.contains("Password:"), "{text}");
     assert!(text.contains("TOTP code:"), "{text}");
     assert!(text.contains("logged in as tina"), "{text}");
-    let token = std::fs::read_to_string(&ctl.token_file).unwrap();
+    let token = ctl.access();
     assert!(s.valid(token.trim()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_introspect_revoke_value_and_sign_out_everywhere() {
+    let s = TestServer::start().await;
+    let ctl = Ctl::new(&s);
+
+    // Login keeps the refresh token on the token file's second line, and
+    // neither output shows a token.
+    let v = ctl.login("admin", &s.admin_password);
+    assert!(
+        v["refresh_expires_at"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert!(v.get("token").is_none() && v.get("refresh_token").is_none());
+    let first = ctl.stored();
+    assert_eq!(first.len(), 2, "access and refresh token");
+    let table = Ctl::new(&s);
+    let out = table.run(
+        &["login", "admin", "--password-stdin"],
+        &format!("{}\n", s.admin_password),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("token refresh"), "{}", out.stdout);
+    for t in table.stored() {
+        assert!(!out.stdout.contains(&t) && !out.stderr.contains(&t));
+    }
+
+    // `token refresh` uses the stored refresh token and stores both new ones.
+    let r = ctl.j(&["token", "refresh"], "").one();
+    assert_eq!(r["ok"], true);
+    assert!(r.get("token").is_none() && r.get("refresh_token").is_none());
+    assert!(
+        r["refresh_expires_at"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let second = ctl.stored();
+    assert_eq!(second.len(), 2);
+    assert_ne!(second[0], first[0]);
+    assert_ne!(second[1], first[1]);
+    assert!(s.valid(&second[0]).await);
+
+    // Renewal keeps the refresh token.
+    ctl.j(&["token", "renew"], "").one();
+    let renewed = ctl.stored();
+    assert_ne!(renewed[0], second[0]);
+    assert_eq!(renewed[1], second[1], "renew keeps the refresh token");
+
+    // With --refresh-token-stdin the new tokens are printed, not stored.
+    let r = ctl
+        .j(
+            &["token", "refresh", "--refresh-token-stdin"],
+            &format!("{}\n", second[1]),
+        )
+        .one();
+    let printed_refresh = r["refresh_token"].as_str().unwrap().to_owned();
+    assert!(s.valid(r["token"].as_str().unwrap()).await);
+    assert_ne!(printed_refresh, second[1]);
+    assert_eq!(ctl.stored(), renewed, "the token file is untouched");
+
+    // The stored refresh token is used up now: presenting it again is
+    // refused, and revokes its family (the printed one too).
+    let out = ctl.j(&["token", "refresh"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    let out = ctl.j(
+        &["token", "refresh", "--refresh-token-stdin"],
+        &format!("{printed_refresh}\n"),
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    // Nothing on standard input, or no refresh token stored: usage errors.
+    let out = ctl.j(&["token", "refresh", "--refresh-token-stdin"], "");
+    assert_eq!(out.code, 2);
+    assert_eq!(out.error_code(), "USAGE");
+    let bare = Ctl::new(&s);
+    let token = s.admin_token().await;
+    std::fs::create_dir_all(bare.token_file.parent().unwrap()).unwrap();
+    std::fs::write(&bare.token_file, format!("{token}\n")).unwrap();
+    let out = bare.j(&["token", "refresh"], "");
+    assert_eq!(out.code, 2);
+    assert_eq!(out.error_code(), "USAGE");
+    assert!(out.stderr.contains("no refresh token"), "{}", out.stderr);
+    // A token file from before refresh tokens (one line) still works.
+    assert_eq!(bare.j(&["whoami"], "").one()["valid"], true);
+
+    // Introspection: access and refresh tokens, from stdin or an argument.
+    let admin = Ctl::new(&s);
+    admin.login("admin", &s.admin_password);
+    let [access, refresh] = <[String; 2]>::try_from(admin.stored()).unwrap();
+    let i = admin
+        .j(&["token", "introspect", "-"], &format!("{access}\n"))
+        .one();
+    assert_eq!(i["active"], true);
+    assert_eq!(i["token_type"], "access_token");
+    assert_eq!(i["roles"], serde_json::json!(["admin"]));
+    assert_eq!(i["account_type"], "human");
+    assert!(i["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    let admin_id = i["subject"].as_str().unwrap().to_owned();
+    let i = admin
+        .j(&["token", "introspect", "--hint", "refresh", &refresh], "")
+        .one();
+    assert_eq!(i["active"], true);
+    assert_eq!(i["token_type"], "refresh_token");
+    assert_eq!(i["subject"], admin_id.as_str());
+    let out = admin.j(&["token", "introspect", "not-a-token"], "");
+    assert_eq!(out.code, 1, "an inactive token exits 1");
+    assert_eq!(out.error_code(), "REFUSED");
+    assert_eq!(
+        serde_json::from_str::<Value>(out.stdout.trim()).unwrap(),
+        serde_json::json!({ "active": false })
+    );
+    let out = admin.j(&["token", "introspect", "-"], "");
+    assert_eq!(out.code, 2, "nothing on standard input");
+    let out = Ctl::new(&s).j(&["token", "introspect", "-"], &format!("{access}\n"));
+    assert_eq!(out.code, 2, "introspection needs a token of one's own");
+    assert_eq!(out.error_code(), "USAGE");
+    let out = admin.run(&["token", "introspect", "--hint", "id", "x"], "");
+    assert_eq!(out.code, 2);
+
+    // Revocation by value: a refresh token (with its family) from stdin, an
+    // access token as an argument; unknown tokens are not an error.
+    let alice_id = s
+        .create(&access, "alice", pb::AccountType::Human, "alice password 1")
+        .await;
+    let alice = Ctl::new(&s);
+    alice.login("alice", "alice password 1");
+    let [alice_access, alice_refresh] = <[String; 2]>::try_from(alice.stored()).unwrap();
+    let r = admin
+        .j(
+            &["token", "revoke-value", "--hint", "refresh"],
+            &format!("{alice_refresh}\n"),
+        )
+        .one();
+    assert_eq!(r["revoked"], true);
+    let out = alice.j(&["token", "refresh"], "");
+    assert_eq!(out.code, 1, "a revoked refresh token is refused");
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    assert!(
+        !s.valid(&alice_access).await,
+        "the family's access tokens go with it"
+    );
+    alice.login("alice", "alice password 1");
+    let alice_access = alice.access();
+    assert!(s.valid(&alice_access).await);
+    let r = admin.j(&["token", "revoke-value", &alice_access], "").one();
+    assert_eq!(r["revoked"], true);
+    assert!(!s.valid(&alice_access).await);
+    let r = Ctl::new(&s)
+        .j(&["token", "revoke-value", "-"], "no-such-token\n")
+        .one();
+    assert_eq!(r["revoked"], true, "possession is enough; unknown is fine");
+    let out = admin.j(&["token", "revoke-value"], "");
+    assert_eq!(out.code, 2, "nothing on standard input");
+    assert_eq!(out.error_code(), "USAGE");
+
+    // Logout revokes the stored refresh token as well.
+    let alice = Ctl::new(&s);
+    alice.login("alice", "alice password 1");
+    let [_, alice_refresh] = <[String; 2]>::try_from(alice.stored()).unwrap();
+    let r = alice.j(&["logout"], "").one();
+    assert_eq!(r["refresh_revoked"], true);
+    assert!(!alice.token_file.exists());
+    let out = alice.j(
+        &["token", "refresh", "--refresh-token-stdin"],
+        &format!("{alice_refresh}\n"),
+    );
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    // With an access token that no longer works, logout still revokes the
+    // stored refresh token; without a refresh token it is refused.
+    alice.login("alice", "alice password 1");
+    let [alice_access, alice_refresh] = <[String; 2]>::try_from(alice.stored()).unwrap();
+    admin
+        .j(
+            &["token", "revoke-value", "-"],
+            &format!("{alice_access}\n"),
+        )
+        .one();
+    let r = alice.j(&["logout"], "").one();
+    assert_eq!(r["revoked"], false);
+    assert_eq!(r["refresh_revoked"], true);
+    assert!(!alice.token_file.exists());
+    let out = alice.j(
+        &["token", "refresh", "--refresh-token-stdin"],
+        &format!("{alice_refresh}\n"),
+    );
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    let out = alice.j(&["--token", &alice_access, "logout"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+
+    // Sign out everywhere: one's own account from one device ends every
+    // other session too.
+    let laptop = Ctl::new(&s);
+    let phone = Ctl::new(&s);
+    laptop.login("alice", "alice password 1");
+    phone.login("alice", "alice password 1");
+    let r = laptop.j(&["logout", "--everywhere"], "").one();
+    assert_eq!(r["signed_out"], true);
+    assert_eq!(r["account_id"], Value::Null);
+    assert!(!laptop.token_file.exists());
+    assert!(!s.valid(&phone.access()).await);
+    let out = phone.j(&["token", "refresh"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+
+    // An admin signs another account out by name; a user may not.
+    phone.login("alice", "alice password 1");
+    let out = phone.j(&["logout", "--everywhere", &admin_id], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "PERMISSION_DENIED");
+    let r = admin.j(&["logout", "--everywhere", "alice"], "").one();
+    assert_eq!(r["account_id"], alice_id.as_str());
+    assert!(admin.token_file.exists(), "the admin's own session stays");
+    assert!(s.valid(&admin.access()).await);
+    assert!(!s.valid(&phone.access()).await);
+    let out = admin.j(&["logout", "--everywhere", "nobody"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "NOT_FOUND");
+    let out = admin.run(&["logout", "alice"], "");
+    assert_eq!(out.code, 2, "an account needs --everywhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secrets_client_credentials_and_key_rotation() {
+    let s = TestServer::start().await;
+    let admin = Ctl::new(&s);
+    admin.login("admin", &s.admin_password);
+    let svc = admin
+        .j(
+            &["account", "create", "svc-billing", "--type", "system"],
+            "",
+        )
+        .one();
+    let svc_id = svc["id"].as_str().unwrap().to_owned();
+
+    // The table form prints the secret with a warning that it is shown once.
+    let out = admin.run(&["account", "client-secret", "svc-billing"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("client_secret"), "{}", out.stdout);
+    assert!(out.stderr.contains("only this once"), "{}", out.stderr);
+    let old_secret = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // JSON includes it; a new secret replaces the old one.
+    let r = admin
+        .j(&["account", "client-secret", "svc-billing"], "")
+        .one();
+    assert_eq!(r["account_id"], svc_id.as_str());
+    let secret = r["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "256 bits, base64url");
+    assert_ne!(secret, old_secret);
+    let alice = s
+        .create(
+            &s.admin_token().await,
+            "alice",
+            pb::AccountType::Human,
+            "alice password 1",
+        )
+        .await;
+    let out = admin.j(&["account", "client-secret", &alice], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "FAILED_PRECONDITION", "people have none");
+    let out = admin.j(&["account", "client-secret", "nobody"], "");
+    assert_eq!(out.error_code(), "NOT_FOUND");
+
+    // login --client-credentials: the secret from stdin, never a flag.
+    let client = Ctl::new(&s);
+    let base = [
+        "login",
+        "--client-credentials",
+        "--client-id",
+        "svc-billing",
+        "--secret-stdin",
+    ];
+    let out = client.j(&base, &format!("{old_secret}\n"));
+    assert_eq!(out.code, 1, "the rotated-out secret is refused");
+    assert_eq!(out.error_code(), "UNAUTHENTICATED");
+    assert!(!client.token_file.exists());
+    let r = client.j(&base, &format!("{secret}\n")).one();
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["client_id"], "svc-billing");
+    assert!(r.get("token").is_none());
+    assert_eq!(client.stored().len(), 1, "no refresh token");
+    let who = client.j(&["whoami"], "").one();
+    assert_eq!(who["subject"], svc_id.as_str());
+    let out = client.j(&["token", "refresh"], "");
+    assert_eq!(
+        out.code, 2,
+        "client credentials come without a refresh token"
+    );
+    // By id, too.
+    let by_id = Ctl::new(&s);
+    by_id
+        .j(
+            &[
+                "login",
+                "--client-credentials",
+                "--client-id",
+                &svc_id,
+                "--secret-stdin",
+            ],
+            &format!("{secret}\n"),
+        )
+        .one();
+    let out = client.j(&base, "");
+    assert_eq!(out.code, 2, "nothing on standard input");
+    assert_eq!(out.error_code(), "USAGE");
+    assert!(out.stderr.contains("client secret"), "{}", out.stderr);
+    for bad in [
+        &["login", "--client-credentials", "--secret-stdin"][..],
+        &["login", "--client-id", "svc-billing"],
+        &[
+            "login",
+            "--client-credentials",
+            "--client-id",
+            "x",
+            "--client-secret",
+            "s",
+        ],
+        &["login", "admin", "--client-credentials", "--client-id", "x"],
+    ] {
+        assert_eq!(client.run(bad, "").code, 2, "{bad:?}");
+    }
+
+    // Signing-key rotation: a new kid, published beside the old one, and
+    // tokens signed before keep verifying.
+    let before = admin.access();
+    let keys = admin.j(&["token", "keys"], "").json();
+    assert_eq!(keys.len(), 1);
+    let r = admin.j(&["key", "rotate"], "").one();
+    let kid = r["kid"].as_str().unwrap().to_owned();
+    assert_ne!(kid, keys[0]["kid"].as_str().unwrap());
+    let keys = admin.j(&["token", "keys"], "").json();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().any(|k| k["kid"] == kid.as_str()));
+    assert!(s.valid(&before).await);
+
+    // Refresh-key rotation: refresh tokens made before keep working, new
+    // ones name the new key.
+    let r = admin.j(&["key", "rotate-refresh"], "").one();
+    let key_id = r["key_id"].as_str().unwrap().to_owned();
+    assert!(!key_id.is_empty());
+    admin.j(&["token", "refresh"], "").one();
+    assert!(s.valid(&admin.access()).await);
+    let table = admin.run(&["key", "rotate-refresh"], "");
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.contains("refresh tokens"), "{}", table.stdout);
+
+    // Both are for admins only.
+    let out = client.j(&["key", "rotate"], "");
+    assert_eq!(out.code, 1);
+    assert_eq!(out.error_code(), "PERMISSION_DENIED");
+    let out = client.j(&["key", "rotate-refresh"], "");
+    assert_eq!(out.error_code(), "PERMISSION_DENIED");
+    let out = Ctl::new(&s).j(&["key", "rotate"], "");
+    assert_eq!(out.code, 2, "not logged in");
 }

@@ -14,8 +14,10 @@ pub const DEFAULT_SERVER: &str = "https://localhost:8443";
     version,
     about = "MCIAS admin and user command-line client",
     long_about = "mciasctl talks to an MCIAS server over gRPC and TLS. \
-        It logs in, manages accounts, roles, tokens, TOTP, stored credentials \
-        and passwords, and reads the audit log.",
+        It logs in (with a password or a client secret) and keeps the session \
+        going with refresh tokens, manages accounts, roles, tokens, client \
+        secrets, signing keys, TOTP, stored credentials and passwords, and \
+        reads the audit log.",
     after_help = "Exit status: 0 success, 1 the server refused (its message is printed), \
         2 usage error, 3 connection or TLS problem."
 )]
@@ -61,10 +63,14 @@ pub enum Output {
 /// `mciasctl` commands.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
-    /// Logs in and stores the token in the token file (mode 0600).
+    /// Logs in and stores the access token and the refresh token in the
+    /// token file (mode 0600); with --client-credentials, logs a system
+    /// account in with its client secret.
     Login(LoginArgs),
-    /// Revokes the current token and removes the token file.
-    Logout,
+    /// Revokes the current token (and the stored refresh token's family) and
+    /// removes the token file; with --everywhere, invalidates every token of
+    /// the account.
+    Logout(LogoutArgs),
     /// Shows who the current token belongs to (ValidateToken).
     Whoami,
     /// Reports whether the server can serve.
@@ -90,6 +96,9 @@ pub enum CtlCommand {
     /// Changes your own password.
     #[command(subcommand)]
     Password(PasswordCommand),
+    /// Rotates the token signing key and the refresh-token key (admin).
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Prints a shell completion script.
     Completions {
         /// The shell.
@@ -113,15 +122,60 @@ pub enum Shell {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// The username (prompted when omitted).
+    #[arg(conflicts_with = "client_credentials")]
     pub username: Option<String>,
     /// Read the password from the first line of standard input, and a TOTP
     /// code from the second line when there is one.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "client_credentials")]
     pub password_stdin: bool,
     /// Ask for a TOTP code up front (otherwise it is asked for only after a
     /// refused login on a terminal).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "client_credentials")]
     pub totp: bool,
+    /// Log a system account in with its client secret (the OAuth 2.0
+    /// client_credentials grant) instead of a password; no refresh token is
+    /// issued.
+    #[arg(long, requires = "client_id")]
+    pub client_credentials: bool,
+    /// The system account's username or id, with --client-credentials.
+    #[arg(long, value_name = "ID", requires = "client_credentials")]
+    pub client_id: Option<String>,
+    /// Read the client secret from the first line of standard input (it is
+    /// otherwise prompted without echo; it is never taken as an argument).
+    #[arg(long, requires = "client_credentials")]
+    pub secret_stdin: bool,
+}
+
+/// `logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Invalidate every access and refresh token of the account, on every
+    /// device, not just the current token.
+    #[arg(long)]
+    pub everywhere: bool,
+    /// With --everywhere: another account (id or username; admin). Without
+    /// it, your own account, and the token file is removed.
+    #[arg(requires = "everywhere")]
+    pub account: Option<String>,
+}
+
+/// A token type hint for introspection and revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenHint {
+    /// An access token (a JWT).
+    Access,
+    /// A refresh token.
+    Refresh,
+}
+
+impl TokenHint {
+    /// The hint as the API spells it.
+    pub fn as_api(self) -> &'static str {
+        match self {
+            Self::Access => "access_token",
+            Self::Refresh => "refresh_token",
+        }
+    }
 }
 
 /// Account lifecycle states that can be set.
@@ -177,6 +231,12 @@ pub enum AccountCommand {
         /// The new status.
         #[arg(long, value_enum)]
         status: SettableStatus,
+    },
+    /// Sets a new client secret for a system account and prints it; it is
+    /// shown this once and cannot be read again.
+    ClientSecret {
+        /// Account id or username of a system account.
+        account: String,
     },
     /// Suspends an account and revokes its tokens.
     Suspend {
@@ -249,6 +309,50 @@ pub enum TokenCommand {
     },
     /// Lists the public keys that verify tokens (JWK Set).
     Keys,
+    /// Exchanges the stored refresh token for a new access token and refresh
+    /// token and stores both in the token file (the old refresh token is
+    /// used up).
+    Refresh {
+        /// Read the refresh token from standard input instead of the token
+        /// file; the new tokens are then printed, not stored.
+        #[arg(long)]
+        refresh_token_stdin: bool,
+    },
+    /// Describes an access or refresh token (active, subject, roles, expiry);
+    /// exit status 1 when it is not active.
+    Introspect {
+        /// The token, or `-` to read it from standard input (preferred: an
+        /// argument stays in the shell history and the process list).
+        // Not named `token`: that id is the global --token.
+        #[arg(value_name = "TOKEN|-")]
+        value: String,
+        /// What kind of token it is, as a hint to the server.
+        #[arg(long, value_enum)]
+        hint: Option<TokenHint>,
+    },
+    /// Revokes a token given its value: an access token, or a refresh token
+    /// together with its whole family. Unknown tokens are not an error.
+    RevokeValue {
+        /// The token; read from standard input when omitted or `-`
+        /// (preferred: an argument stays in the shell history and the
+        /// process list).
+        #[arg(value_name = "TOKEN|-")]
+        value: Option<String>,
+        /// What kind of token it is, as a hint to the server.
+        #[arg(long, value_enum)]
+        hint: Option<TokenHint>,
+    },
+}
+
+/// `key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Makes a new Ed25519 key the one that signs new tokens; earlier keys
+    /// keep verifying the tokens they signed until those expire.
+    Rotate,
+    /// Makes a new secret the one that protects new refresh tokens at rest;
+    /// refresh tokens made under earlier secrets keep working.
+    RotateRefresh,
 }
 
 /// `totp ...`.

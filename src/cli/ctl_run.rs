@@ -13,8 +13,9 @@ use tonic::{Code, Request, Status};
 use zeroize::Zeroizing;
 
 use super::ctl::{
-    AccountCommand, AuditCommand, CtlCli, CtlCommand, DEFAULT_SERVER, Kind, LoginArgs, Output,
-    PasswordCommand, PgcredsCommand, RoleCommand, SettableStatus, Shell, TokenCommand, TotpCommand,
+    AccountCommand, AuditCommand, CtlCli, CtlCommand, DEFAULT_SERVER, KeyCommand, Kind, LoginArgs,
+    LogoutArgs, Output, PasswordCommand, PgcredsCommand, RoleCommand, SettableStatus, Shell,
+    TokenCommand, TokenHint, TotpCommand,
 };
 use super::output::{self, Printer};
 use super::prompt;
@@ -150,18 +151,40 @@ impl Ctx {
             return Ok(Zeroizing::new(t.trim().to_owned()));
         }
         let path = self.token_file()?;
-        match std::fs::read_to_string(&path) {
-            Ok(t) if !t.trim().is_empty() => Ok(Zeroizing::new(t.trim().to_owned())),
-            _ => Err(Fail::Usage(format!(
+        match self.stored()? {
+            Some(s) => Ok(s.access),
+            None => Err(Fail::Usage(format!(
                 "not logged in: run `mciasctl login`, or give --token or MCIAS_TOKEN (no token in {})",
                 path.display()
             ))),
         }
     }
 
-    fn store_token(&self, token: &str) -> R<PathBuf> {
+    /// Whether the access token comes from the token file (no --token or
+    /// MCIAS_TOKEN).
+    fn token_from_file(&self) -> bool {
+        self.cli.token.as_deref().is_none_or(str::is_empty)
+    }
+
+    /// The token file's contents, if it exists and holds a token.
+    fn stored(&self) -> R<Option<Stored>> {
         let path = self.token_file()?;
-        write_private(&path, token)
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Stored::parse(&Zeroizing::new(text))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Fail::Usage(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Writes the access token and, when there is one, the refresh token.
+    fn store_tokens(&self, access: &str, refresh: Option<&str>) -> R<PathBuf> {
+        let path = self.token_file()?;
+        let mut contents = Zeroizing::new(access.to_owned());
+        if let Some(r) = refresh.filter(|r| !r.is_empty()) {
+            contents.push('\n');
+            contents.push_str(r);
+        }
+        write_private(&path, &contents)
             .map_err(|e| Fail::Refused(format!("cannot write {}: {e}", path.display())))?;
         Ok(path)
     }
@@ -226,6 +249,28 @@ impl Ctx {
     fn authed<T>(&self, msg: T) -> R<Request<T>> {
         let token = self.token()?;
         bearer(msg, &token)
+    }
+}
+
+/// The token file: the access token on the first line and, after a
+/// password login, the refresh token on the second.
+struct Stored {
+    access: Zeroizing<String>,
+    refresh: Option<Zeroizing<String>>,
+}
+
+impl Stored {
+    fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.lines().map(str::trim);
+        let access = lines.next().filter(|l| !l.is_empty())?;
+        let refresh = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .map(|l| Zeroizing::new(l.to_owned()));
+        Some(Self {
+            access: Zeroizing::new(access.to_owned()),
+            refresh,
+        })
     }
 }
 
@@ -334,7 +379,7 @@ async fn run(cli: CtlCli) -> R<()> {
     };
     match command {
         CtlCommand::Login(args) => login(&cx, args).await,
-        CtlCommand::Logout => logout(&cx).await,
+        CtlCommand::Logout(args) => logout(&cx, args).await,
         CtlCommand::Whoami => {
             let token = cx.token()?;
             validate(&cx, &token).await
@@ -347,6 +392,7 @@ async fn run(cli: CtlCli) -> R<()> {
         CtlCommand::Pgcreds(c) => pgcreds(&cx, c).await,
         CtlCommand::Audit(c) => audit(&cx, c).await,
         CtlCommand::Password(c) => password(&cx, c).await,
+        CtlCommand::Key(c) => key(&cx, c).await,
         CtlCommand::Completions { shell } => {
             let mut cmd = CtlCli::command();
             let mut stdout = std::io::stdout();
@@ -376,6 +422,9 @@ async fn run(cli: CtlCli) -> R<()> {
 }
 
 async fn login(cx: &Ctx, args: LoginArgs) -> R<()> {
+    if args.client_credentials {
+        return login_client(cx, args).await;
+    }
     let username = match args.username {
         Some(u) => u,
         None if args.password_stdin => {
@@ -430,31 +479,171 @@ async fn login(cx: &Ctx, args: LoginArgs) -> R<()> {
     }
     let answer = res?.into_inner();
     let token = Zeroizing::new(answer.token);
-    let path = cx.store_token(&token)?;
+    let refresh = Zeroizing::new(answer.refresh_token);
+    let path = cx.store_tokens(&token, Some(&refresh))?;
     let expires = output::ts(answer.expires_at.as_ref());
+    let refresh_expires = if refresh.is_empty() {
+        Value::Null
+    } else {
+        Value::String(output::ts(answer.refresh_expires_at.as_ref()))
+    };
+    let refresh_note = match &refresh_expires {
+        Value::String(t) => format!(" (refresh with `mciasctl token refresh` until {t})"),
+        _ => String::new(),
+    };
     cx.p.ack(
         &format!(
-            "logged in as {username}; the token expires at {expires} and is stored in {}",
+            "logged in as {username}; the token expires at {expires} and is stored in {}{refresh_note}",
             path.display()
         ),
-        json!({ "username": username, "expires_at": expires, "token_file": path.display().to_string() }),
+        json!({
+            "username": username,
+            "expires_at": expires,
+            "refresh_expires_at": refresh_expires,
+            "token_file": path.display().to_string(),
+        }),
     );
     Ok(())
 }
 
-async fn logout(cx: &Ctx) -> R<()> {
-    let mut client = AuthServiceClient::new(cx.channel().await?);
-    client.logout(cx.authed(pb::LogoutRequest {})?).await?;
-    let path = cx.token_file()?;
-    let from_file = cx.cli.token.as_deref().is_none_or(str::is_empty);
-    if from_file && path.exists() {
-        std::fs::remove_file(&path)
-            .map_err(|e| Fail::Refused(format!("cannot remove {}: {e}", path.display())))?;
+/// One secret: the first line of standard input, or prompted without echo.
+fn read_secret(stdin: bool, prompt_text: &str, what: &str) -> R<Zeroizing<String>> {
+    let secret = if stdin {
+        prompt::stdin_lines(1)
+            .map_err(Fail::Usage)?
+            .pop()
+            .unwrap_or_default()
+    } else {
+        prompt::secret(prompt_text).map_err(Fail::Usage)?
+    };
+    let trimmed = Zeroizing::new(secret.trim().to_owned());
+    if trimmed.is_empty() {
+        let place = if stdin {
+            "on standard input"
+        } else {
+            "entered"
+        };
+        return Err(Fail::Usage(format!("no {what} {place}")));
     }
+    Ok(trimmed)
+}
+
+/// `login --client-credentials`: a system account and its client secret.
+async fn login_client(cx: &Ctx, args: LoginArgs) -> R<()> {
+    let client_id = args
+        .client_id
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| Fail::Usage("--client-credentials needs --client-id ID".into()))?;
+    let secret = read_secret(args.secret_stdin, "Client secret: ", "client secret")?;
+    let answer = AuthServiceClient::new(cx.channel().await?)
+        .client_credentials(pb::ClientCredentialsRequest {
+            client_id: client_id.clone(),
+            client_secret: secret.to_string(),
+        })
+        .await?
+        .into_inner();
+    let token = Zeroizing::new(answer.token);
+    let path = cx.store_tokens(&token, None)?;
+    let expires = output::ts(answer.expires_at.as_ref());
     cx.p.ack(
-        "logged out; the token is revoked",
-        json!({ "revoked": true }),
+        &format!(
+            "logged in as client {client_id}; the token expires at {expires} and is stored in {}",
+            path.display()
+        ),
+        json!({
+            "client_id": client_id,
+            "expires_at": expires,
+            "token_file": path.display().to_string(),
+        }),
     );
+    Ok(())
+}
+
+async fn logout(cx: &Ctx, args: LogoutArgs) -> R<()> {
+    if args.everywhere {
+        return sign_out_everywhere(cx, args.account).await;
+    }
+    let ch = cx.channel().await?;
+    let stored_refresh = if cx.token_from_file() {
+        cx.stored()?.and_then(|s| s.refresh)
+    } else {
+        None
+    };
+    let revoked = match AuthServiceClient::new(ch.clone())
+        .logout(cx.authed(pb::LogoutRequest {})?)
+        .await
+    {
+        Ok(_) => true,
+        // An access token that no longer works (expired or revoked) still
+        // leaves a stored refresh token to revoke.
+        Err(s) if s.code() == Code::Unauthenticated && stored_refresh.is_some() => false,
+        Err(s) => return Err(s.into()),
+    };
+    let path = cx.token_file()?;
+    let mut refresh_revoked = false;
+    if cx.token_from_file() {
+        // The refresh token kept beside the access token would otherwise
+        // outlive the logout: revoke it (and its family) too.
+        if let Some(refresh) = stored_refresh {
+            TokenServiceClient::new(ch)
+                .revoke_token_value(pb::RevokeTokenValueRequest {
+                    token: refresh.to_string(),
+                    token_type_hint: TokenHint::Refresh.as_api().to_owned(),
+                })
+                .await?;
+            refresh_revoked = true;
+        }
+        remove_token_file(&path)?;
+    }
+    let message = match (revoked, refresh_revoked) {
+        (true, true) => "logged out; the token and the refresh token are revoked",
+        (true, false) => "logged out; the token is revoked",
+        _ => "logged out; the token was no longer valid, the refresh token is revoked",
+    };
+    cx.p.ack(
+        message,
+        json!({ "revoked": revoked, "refresh_revoked": refresh_revoked }),
+    );
+    Ok(())
+}
+
+fn remove_token_file(path: &std::path::Path) -> R<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Fail::Refused(format!(
+            "cannot remove {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// `logout --everywhere [ACCOUNT]` (SignOutEverywhere).
+async fn sign_out_everywhere(cx: &Ctx, account: Option<String>) -> R<()> {
+    let ch = cx.channel().await?;
+    let account_id = match &account {
+        Some(a) => resolve(cx, &ch, a).await?,
+        None => String::new(),
+    };
+    AuthServiceClient::new(ch)
+        .sign_out_everywhere(cx.authed(pb::SignOutEverywhereRequest {
+            account_id: account_id.clone(),
+        })?)
+        .await?;
+    if account.is_none() {
+        if cx.token_from_file() {
+            remove_token_file(&cx.token_file()?)?;
+        }
+        cx.p.ack(
+            "signed out everywhere; every token of your account is invalid",
+            json!({ "account_id": Value::Null, "signed_out": true }),
+        );
+    } else {
+        cx.p.ack(
+            &format!("signed out {account_id} everywhere; every token of the account is invalid"),
+            json!({ "account_id": account_id, "signed_out": true }),
+        );
+    }
     Ok(())
 }
 
@@ -630,6 +819,28 @@ async fn account(cx: &Ctx, c: AccountCommand) -> R<()> {
             };
             update_status(cx, &ch, &account, status).await?;
         }
+        AccountCommand::ClientSecret { account } => {
+            let account_id = resolve(cx, &ch, &account).await?;
+            let secret = Zeroizing::new(
+                client
+                    .rotate_client_secret(cx.authed(pb::RotateClientSecretRequest {
+                        account_id: account_id.clone(),
+                    })?)
+                    .await?
+                    .into_inner()
+                    .client_secret,
+            );
+            cx.p.record(
+                &json!({ "account_id": account_id, "client_secret": secret.as_str() }),
+                &["account_id", "client_secret"],
+            );
+            if !cx.p.is_json() {
+                eprintln!(
+                    "The secret is shown only this once; the previous one no longer works. \
+                     Use it with: mciasctl login --client-credentials --client-id {account_id} --secret-stdin"
+                );
+            }
+        }
         AccountCommand::Suspend { account } => {
             update_status(cx, &ch, &account, pb::AccountStatus::Suspended).await?;
         }
@@ -745,8 +956,9 @@ async fn token_cmd(cx: &Ctx, c: TokenCommand) -> R<()> {
                 .into_inner();
             let token = Zeroizing::new(answer.token);
             let expires = output::ts(answer.expires_at.as_ref());
-            if cx.cli.token.as_deref().is_none_or(str::is_empty) {
-                let path = cx.store_token(&token)?;
+            if cx.token_from_file() {
+                let refresh = cx.stored()?.and_then(|s| s.refresh);
+                let path = cx.store_tokens(&token, refresh.as_deref().map(String::as_str))?;
                 cx.p.ack(
                     &format!(
                         "renewed; the new token expires at {expires} and is stored in {}",
@@ -798,6 +1010,160 @@ async fn token_cmd(cx: &Ctx, c: TokenCommand) -> R<()> {
                 })
                 .collect();
             cx.p.rows(&["kid", "kty", "crv", "alg", "use", "x"], &rows);
+        }
+        TokenCommand::Refresh {
+            refresh_token_stdin,
+        } => refresh(cx, refresh_token_stdin).await?,
+        TokenCommand::Introspect { value, hint } => {
+            let token = if value == "-" {
+                read_secret(true, "", "token")?
+            } else {
+                Zeroizing::new(value)
+            };
+            introspect(cx, &token, hint).await?;
+        }
+        TokenCommand::RevokeValue { value, hint } => {
+            let token = match value {
+                Some(t) if t != "-" => Zeroizing::new(t),
+                _ => read_secret(true, "", "token")?,
+            };
+            TokenServiceClient::new(cx.channel().await?)
+                .revoke_token_value(pb::RevokeTokenValueRequest {
+                    token: token.to_string(),
+                    token_type_hint: hint.map(TokenHint::as_api).unwrap_or_default().to_owned(),
+                })
+                .await?;
+            cx.p.ack(
+                "revoked (a refresh token's whole family is revoked; an unknown token is ignored)",
+                json!({ "revoked": true }),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `token refresh`: RefreshToken with the stored refresh token (or one
+/// from standard input).
+async fn refresh(cx: &Ctx, from_stdin: bool) -> R<()> {
+    let refresh_token = if from_stdin {
+        read_secret(true, "", "refresh token")?
+    } else {
+        let path = cx.token_file()?;
+        cx.stored()?.and_then(|s| s.refresh).ok_or_else(|| {
+            Fail::Usage(format!(
+                "no refresh token in {}: run `mciasctl login` (a password login stores one), or give --refresh-token-stdin",
+                path.display()
+            ))
+        })?
+    };
+    let answer = AuthServiceClient::new(cx.channel().await?)
+        .refresh_token(pb::RefreshTokenRequest {
+            refresh_token: refresh_token.to_string(),
+        })
+        .await?
+        .into_inner();
+    let token = Zeroizing::new(answer.token);
+    let next = Zeroizing::new(answer.refresh_token);
+    let expires = output::ts(answer.expires_at.as_ref());
+    let refresh_expires = output::ts(answer.refresh_expires_at.as_ref());
+    if from_stdin {
+        // The caller keeps its tokens itself: hand both back.
+        cx.p.record(
+            &json!({
+                "token": token.as_str(),
+                "expires_at": expires,
+                "refresh_token": next.as_str(),
+                "refresh_expires_at": refresh_expires,
+            }),
+            &["expires_at", "refresh_expires_at", "token", "refresh_token"],
+        );
+        return Ok(());
+    }
+    let path = cx.store_tokens(&token, Some(&next))?;
+    cx.p.ack(
+        &format!(
+            "refreshed; the new token expires at {expires}, the refresh token at {refresh_expires}; both are stored in {}",
+            path.display()
+        ),
+        json!({
+            "expires_at": expires,
+            "refresh_expires_at": refresh_expires,
+            "token_file": path.display().to_string(),
+        }),
+    );
+    Ok(())
+}
+
+/// `token introspect` (IntrospectToken, RFC 7662).
+async fn introspect(cx: &Ctx, token: &str, hint: Option<TokenHint>) -> R<()> {
+    let answer = TokenServiceClient::new(cx.channel().await?)
+        .introspect_token(cx.authed(pb::IntrospectTokenRequest {
+            token: token.to_owned(),
+            token_type_hint: hint.map(TokenHint::as_api).unwrap_or_default().to_owned(),
+        })?)
+        .await?
+        .into_inner();
+    if !answer.active {
+        if cx.p.is_json() {
+            cx.p.line(&json!({ "active": false }));
+        }
+        return Err(Fail::Refused(
+            "the token is not active (expired, revoked, used up, or not issued by this server)"
+                .into(),
+        ));
+    }
+    let v = json!({
+        "active": true,
+        "token_type": answer.token_type,
+        "subject": answer.subject,
+        "account_type": answer.account_type,
+        "roles": answer.roles,
+        "issuer": answer.issuer,
+        "issued_at": output::ts(answer.issued_at.as_ref()),
+        "expires_at": output::ts(answer.expires_at.as_ref()),
+        "jti": answer.jti,
+    });
+    cx.p.record(
+        &v,
+        &[
+            "active",
+            "token_type",
+            "subject",
+            "account_type",
+            "roles",
+            "issuer",
+            "issued_at",
+            "expires_at",
+            "jti",
+        ],
+    );
+    Ok(())
+}
+
+async fn key(cx: &Ctx, c: KeyCommand) -> R<()> {
+    let mut client = AdminServiceClient::new(cx.channel().await?);
+    match c {
+        KeyCommand::Rotate => {
+            let kid = client
+                .rotate_signing_key(cx.authed(pb::RotateSigningKeyRequest {})?)
+                .await?
+                .into_inner()
+                .kid;
+            cx.p.ack(
+                &format!("new tokens are signed with key {kid}; earlier keys keep verifying until their tokens expire"),
+                json!({ "kid": kid }),
+            );
+        }
+        KeyCommand::RotateRefresh => {
+            let key_id = client
+                .rotate_refresh_key(cx.authed(pb::RotateRefreshKeyRequest {})?)
+                .await?
+                .into_inner()
+                .key_id;
+            cx.p.ack(
+                &format!("new refresh tokens are protected with key {key_id}; earlier refresh tokens keep working"),
+                json!({ "key_id": key_id }),
+            );
         }
     }
     Ok(())
@@ -1027,4 +1393,24 @@ async fn password(cx: &Ctx, c: PasswordCommand) -> R<()> {
         .await?;
     cx.p.ack("password changed", json!({ "changed": true }));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stored;
+
+    #[test]
+    fn token_file_lines() {
+        let s = Stored::parse("access\nrefresh\n").unwrap();
+        assert_eq!(s.access.as_str(), "access");
+        assert_eq!(s.refresh.as_deref().map(String::as_str), Some("refresh"));
+        // A file from before refresh tokens: one line.
+        let s = Stored::parse("  access  \n").unwrap();
+        assert_eq!(s.access.as_str(), "access");
+        assert!(s.refresh.is_none());
+        let s = Stored::parse("access\r\n\r\n").unwrap();
+        assert!(s.refresh.is_none());
+        assert!(Stored::parse("").is_none());
+        assert!(Stored::parse("\nrefresh\n").is_none());
+    }
 }

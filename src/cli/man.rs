@@ -114,7 +114,15 @@ fn arg_help(a: &Arg) -> String {
         .filter(|v| !v.is_hide_set())
         .map(|v| v.get_name().to_owned())
         .collect();
+    // clap drops the final period of a one-sentence help; put it back
+    // before another sentence follows.
+    let end_sentence = |help: &mut String| {
+        if !help.is_empty() && !help.ends_with('.') {
+            help.push('.');
+        }
+    };
     if !values.is_empty() && matches!(a.get_action(), ArgAction::Set | ArgAction::Append) {
+        end_sentence(&mut help);
         let _ = write!(help, " One of: {}.", values.join(", "));
     }
     let defaults: Vec<String> = a
@@ -123,6 +131,7 @@ fn arg_help(a: &Arg) -> String {
         .map(|v| v.to_string_lossy().into_owned())
         .collect();
     if !defaults.is_empty() && matches!(a.get_action(), ArgAction::Set | ArgAction::Append) {
+        end_sentence(&mut help);
         let _ = write!(help, " Default: {}.", defaults.join(","));
     }
     help
@@ -290,6 +299,14 @@ The token stored by
 .B mciasctl login
 (mode 0600, in a directory of mode 0700), read by every other command when
 no token is given.
+The first line is the access token; after a password login the second line
+is the refresh token, which
+.B token refresh
+uses and replaces,
+.B token renew
+keeps, and
+.B logout
+revokes.
 .B $XDG_CONFIG_HOME
 replaces
 .I ~/.config
@@ -303,7 +320,7 @@ Success.
 The server refused the request; its message and gRPC code are printed on
 standard error.
 A token that is not valid
-(\fBwhoami\fR, \fBtoken validate\fR)
+(\fBwhoami\fR, \fBtoken validate\fR, \fBtoken introspect\fR)
 also exits 1.
 .TP
 .B 2
@@ -339,6 +356,31 @@ account_id, token, expires_at
 \fBtoken keys\fR
 kid, kty, crv, alg, use, x
 .TP
+\fBlogin\fR
+username, expires_at, refresh_expires_at, token_file (with
+\fB\-\-client\-credentials\fR: client_id, expires_at, token_file);
+no token is printed
+.TP
+\fBtoken refresh\fR
+expires_at, refresh_expires_at, token_file; with
+\fB\-\-refresh\-token\-stdin\fR: token, expires_at, refresh_token,
+refresh_expires_at
+.TP
+\fBtoken introspect\fR
+active, token_type (access_token or refresh_token), subject, account_type,
+roles, issuer, issued_at, expires_at, jti; an inactive token prints only
+active (false)
+.TP
+\fBlogout\fR
+revoked, refresh_revoked; with \fB\-\-everywhere\fR: account_id (null for
+your own), signed_out
+.TP
+\fBkey rotate\fR, \fBkey rotate\-refresh\fR
+kid; key_id
+.TP
+\fBaccount client\-secret\fR
+account_id, client_secret
+.TP
 \fBtotp enroll\fR
 secret, otpauth_uri
 .TP
@@ -373,6 +415,28 @@ mciasctl account create alice \-\-password\-stdin < alice.pw
 mciasctl role grant alice ops
 .EE
 .PP
+Keep a session going with the stored refresh token, then end every
+session of the account:
+.PP
+.EX
+mciasctl token refresh
+mciasctl logout \-\-everywhere
+.EE
+.PP
+Give a service a client secret and log it in with it:
+.PP
+.EX
+mciasctl \-\-output json account client\-secret billing | jq \-r .client_secret > billing.secret
+mciasctl login \-\-client\-credentials \-\-client\-id billing \-\-secret\-stdin < billing.secret
+.EE
+.PP
+Check and revoke a token kept in a file:
+.PP
+.EX
+mciasctl token introspect \- < leaked.token
+mciasctl token revoke\-value < leaked.token
+.EE
+.PP
 Follow failed logins:
 .PP
 .EX
@@ -387,7 +451,25 @@ A token given with
 .B \-\-token
 is visible in the process list; prefer the token file or
 .BR MCIAS_TOKEN .
-.B token issue
+Client secrets are likewise never arguments: they are prompted without echo
+or read with
+.BR \-\-secret\-stdin .
+Tokens given to
+.B token introspect
+and
+.B token revoke\-value
+as arguments stay in the shell history and are visible in the process list;
+give
+.B \-
+(or nothing, for
+.BR "token revoke\-value" )
+and pass them on standard input instead.
+The refresh token is kept only in the token file and is printed only by
+.BR "token refresh \-\-refresh\-token\-stdin" ,
+whose caller keeps its tokens itself.
+.BR "token issue" ,
+.B account client\-secret
+(shown once; it cannot be read again)
 and
 .B pgcreds get
 print secrets on standard output.
