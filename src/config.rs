@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight calls (default 10s).
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: Duration,
+    /// Browser origins (`https://app.example.com`, or `*`) allowed to call
+    /// the API cross-origin (gRPC-Web and REST); empty (default) allows none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// `[database]`
@@ -408,6 +412,26 @@ impl Config {
                 "must be between 1 and 1024",
             ));
         }
+        for origin in &s.cors_allowed_origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && origin.split("://").nth(1).is_some_and(|host| {
+                        !host.is_empty()
+                            && !host.contains('/')
+                            && host.bytes().all(|b| {
+                                b.is_ascii_alphanumeric()
+                                    || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                            })
+                    }));
+            if !ok {
+                return Err(bad(
+                    "server.cors_allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin: use scheme://host[:port] (no path) or \"*\""
+                    ),
+                ));
+            }
+        }
         if s.shutdown_grace.secs() > 300 {
             return Err(bad("server.shutdown_grace", "must be at most 300s"));
         }
@@ -603,6 +627,30 @@ access_ttl = "15m"
     fn tls_files_required_without_plaintext() {
         let e = err(&VALID.replace("tls_cert = \"tls/server.pem\"", ""));
         assert!(e.contains("server.tls_cert"), "{e}");
+    }
+
+    #[test]
+    fn cors_origins_are_checked() -> Result<()> {
+        let with = |list: &str| {
+            VALID.replace(
+                "tls_key = \"tls/server-key.pem\"",
+                &format!("tls_key = \"tls/server-key.pem\"\ncors_allowed_origins = {list}"),
+            )
+        };
+        let c = Config::parse(&with(
+            r#"["https://app.example.com", "http://localhost:5173"]"#,
+        ))?;
+        assert_eq!(c.server.cors_allowed_origins.len(), 2);
+        assert!(Config::parse(&with(r#"["*"]"#)).is_ok());
+        for bad_origin in [
+            r#"["app.example.com"]"#,
+            r#"["https://app.example.com/"]"#,
+            r#"["https://a.b/c"]"#,
+        ] {
+            let e = err(&with(bad_origin));
+            assert!(e.contains("server.cors_allowed_origins"), "{e}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -64,6 +64,7 @@ fn default_config(listen: SocketAddr) -> Config {
             max_message_bytes: 64 * 1024,
             max_concurrent_streams: 64,
             shutdown_grace: crate::config::Duration(10),
+            cors_allowed_origins: Vec::new(),
         },
         database: DatabaseConfig {
             path: "mcias.db".into(),

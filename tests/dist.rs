@@ -104,6 +104,7 @@ fn example_configurations_load() {
         "max_message_bytes",
         "max_concurrent_streams",
         "shutdown_grace",
+        "cors_allowed_origins",
         "path",
         "keyfile",
         "passphrase_env",

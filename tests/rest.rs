@@ -947,3 +947,88 @@ fn committed_openapi_document_is_current() {
     }
     assert_eq!(ops, table.routes.len());
 }
+
+#[tokio::test]
+async fn cors_for_allowed_browser_origins_only() {
+    let s = TestServer::start_with(common::Options {
+        cors: r#"["https://app.example.com"]"#,
+        ..Default::default()
+    })
+    .await;
+    let http = s.http();
+    let url = format!("{}/mcias.v1.TokenService/ValidateToken", s.base_url());
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, x-grpc-web, authorization",
+            )
+    };
+    let res = preflight("https://app.example.com").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    for needed in ["content-type", "x-grpc-web", "authorization"] {
+        assert!(
+            h["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains(needed)
+        );
+    }
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+
+    let res = preflight("https://evil.example.com").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+
+    // The actual call from the allowed origin exposes the gRPC status.
+    let msg = pb::ValidateTokenRequest { token: "x".into() }.encode_to_vec();
+    let mut body = bytes::BytesMut::new();
+    body.put_u8(0);
+    body.put_u32(msg.len() as u32);
+    body.put_slice(&msg);
+    let res = http
+        .post(&url)
+        .header("origin", "https://app.example.com")
+        .header("content-type", "application/grpc-web+proto")
+        .body(body.freeze())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(
+        res.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("grpc-status")
+    );
+    // Other origins, and servers without the setting, add nothing.
+    let res = http
+        .get(format!("{}/v1/health", s.base_url()))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    let plain = TestServer::start().await;
+    let res = plain
+        .http()
+        .get(format!("{}/v1/health", plain.base_url()))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}

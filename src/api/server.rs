@@ -56,6 +56,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     issuer: String,
     openapi: Bytes,
+    cors: Vec<String>,
 }
 
 /// A running server.
@@ -208,6 +209,7 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
         metrics,
         issuer: config.tokens.issuer.clone(),
         openapi,
+        cors: config.server.cors_allowed_origins.clone(),
     });
 
     let listener = TcpListener::bind(config.server.listen_addr)
@@ -375,6 +377,53 @@ fn is_grpc(req: &Request<Incoming>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
+/// The request's `Origin` when it is allowed cross-origin.
+fn allowed_origin(shared: &Shared, headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    let text = origin.to_str().ok()?;
+    shared
+        .cors
+        .iter()
+        .any(|o| o == "*" || o == text)
+        .then(|| origin.clone())
+}
+
+/// Adds the CORS headers of an allowed origin to a response.
+fn cors_headers(res: &mut Response<Body>, origin: HeaderValue) {
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "grpc-status, grpc-message, grpc-status-details-bin, x-request-id, traceparent, www-authenticate",
+        ),
+    );
+}
+
+/// The answer to a CORS preflight from an allowed origin.
+fn preflight(origin: HeaderValue) -> Response<Body> {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = http::StatusCode::NO_CONTENT;
+    cors_headers(&mut res, origin);
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id, traceparent",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    res
+}
+
 async fn dispatch(
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -387,6 +436,11 @@ async fn dispatch(
     async move {
         req.extensions_mut().insert(PeerAddr(peer));
         let grpc = is_grpc(&req);
+        let origin = allowed_origin(&shared, req.headers());
+        let is_preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let mut res = if !shared.limiter.allow(peer.ip()) {
             shared.metrics.rate_limited();
             tracing::info!(%peer, path = %req.uri().path(), "rate limited");
@@ -395,6 +449,15 @@ async fn dispatch(
                 tonic::Status::resource_exhausted(msg).into_http()
             } else {
                 rest::error_response(Code::ResourceExhausted, msg)
+            }
+        } else if is_preflight {
+            match origin.clone() {
+                Some(o) => preflight(o),
+                None => rest::error_with_status(
+                    http::StatusCode::FORBIDDEN,
+                    Code::PermissionDenied,
+                    "this origin may not call the API cross-origin (server.cors_allowed_origins)",
+                ),
             }
         } else if grpc {
             match tokio::time::timeout(REQUEST_TIMEOUT, shared.grpc.clone().oneshot(req)).await {
@@ -408,6 +471,11 @@ async fn dispatch(
                 Err(_) => rest::error_response(Code::DeadlineExceeded, "the request took too long"),
             }
         };
+        if let Some(o) = origin
+            && !is_preflight
+        {
+            cors_headers(&mut res, o);
+        }
         for (name, value) in [("x-request-id", rid), ("traceparent", tp)] {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 res.headers_mut().insert(name, v);

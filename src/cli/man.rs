@@ -705,6 +705,11 @@ Default 64.
 .B shutdown_grace
 How long shutdown waits for in\-flight calls.
 Default 10s.
+.TP
+.B cors_allowed_origins
+Browser origins allowed to call the API cross\-origin (gRPC\-Web and REST),
+each as scheme://host[:port], or "*".
+Default empty: no cross\-origin calls.
 .SS "[database]"
 .TP
 .B path

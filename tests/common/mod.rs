@@ -35,6 +35,8 @@ pub struct Options {
     pub ensure_admin: bool,
     /// `tokens.refresh_grace`.
     pub refresh_grace: &'static str,
+    /// `server.cors_allowed_origins`, as a TOML array.
+    pub cors: &'static str,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
             burst: 10_000,
             ensure_admin: true,
             refresh_grace: "0s",
+            cors: "[]",
         }
     }
 }
@@ -78,6 +81,7 @@ listen_addr = "127.0.0.1:0"
 tls_cert = "server.pem"
 tls_key = "server-key.pem"
 shutdown_grace = "5s"
+cors_allowed_origins = {}
 
 [database]
 path = "mcias.db"
@@ -100,7 +104,7 @@ parallelism = 1
 requests_per_second = {}
 burst = {}
 "#,
-            opts.refresh_grace, opts.rps, opts.burst
+            opts.cors, opts.refresh_grace, opts.rps, opts.burst
         );
         let path = dir.path().join("mcias.toml");
         std::fs::write(&path, text).unwrap();
