@@ -1281,30 +1281,19 @@ async fn pgcreds(cx: &Ctx, c: PgcredsCommand) -> R<()> {
 }
 
 fn event_json(e: &pb::AuditEvent) -> Value {
-    let details: Value =
-        serde_json::from_str(&e.details).unwrap_or(Value::String(e.details.clone()));
-    json!({
-        "id": e.id,
-        "occurred_at": output::ts(e.occurred_at.as_ref()),
-        "event_type": e.event_type,
-        "outcome": e.outcome,
-        "actor_id": e.actor_id,
-        "target_id": e.target_id,
-        "peer": e.peer,
-        "details": details,
-    })
+    output::audit_event(
+        e.id,
+        output::ts(e.occurred_at.as_ref()),
+        &e.event_type,
+        &e.outcome,
+        Some(&e.actor_id),
+        Some(&e.target_id),
+        Some(&e.peer),
+        &e.details,
+    )
 }
 
-const EVENT_COLUMNS: &[&str] = &[
-    "id",
-    "occurred_at",
-    "event_type",
-    "outcome",
-    "actor_id",
-    "target_id",
-    "peer",
-    "details",
-];
+const EVENT_COLUMNS: &[&str] = output::AUDIT_COLUMNS;
 
 async fn audit(cx: &Ctx, c: AuditCommand) -> R<()> {
     let AuditCommand::List {

@@ -99,30 +99,19 @@ fn account_json(a: &AccountRecord) -> Value {
 const ACCOUNT_COLUMNS: &[&str] = &["id", "username", "type", "status", "totp_enabled"];
 
 fn event_json(e: &AuditRecord) -> Value {
-    let details: Value =
-        serde_json::from_str(&e.details).unwrap_or_else(|_| Value::String(e.details.clone()));
-    json!({
-        "id": e.id,
-        "occurred_at": output::unix(e.occurred_at),
-        "event_type": e.event_type,
-        "outcome": e.outcome,
-        "actor_id": e.actor_id,
-        "target_id": e.target_id,
-        "peer": e.peer,
-        "details": details,
-    })
+    output::audit_event(
+        e.id,
+        output::unix(e.occurred_at),
+        &e.event_type,
+        &e.outcome,
+        e.actor_id.as_deref(),
+        e.target_id.as_deref(),
+        e.peer.as_deref(),
+        &e.details,
+    )
 }
 
-const EVENT_COLUMNS: &[&str] = &[
-    "id",
-    "occurred_at",
-    "event_type",
-    "outcome",
-    "actor_id",
-    "target_id",
-    "peer",
-    "details",
-];
+const EVENT_COLUMNS: &[&str] = output::AUDIT_COLUMNS;
 
 /// An account by id or username.
 async fn find(store: &Store, account: &str) -> Result<AccountRecord> {

@@ -122,6 +122,45 @@ impl Printer {
     }
 }
 
+/// The columns of an audit event, in table and JSON order.
+pub const AUDIT_COLUMNS: &[&str] = &[
+    "id",
+    "occurred_at",
+    "event_type",
+    "outcome",
+    "actor_id",
+    "target_id",
+    "peer",
+    "details",
+];
+
+/// One audit event as a JSON record, the same from the API (mciasctl) and
+/// from the database (mciasdb). `details` is embedded as JSON when it parses.
+#[allow(clippy::too_many_arguments)]
+pub fn audit_event(
+    id: i64,
+    occurred_at: String,
+    event_type: &str,
+    outcome: &str,
+    actor_id: Option<&str>,
+    target_id: Option<&str>,
+    peer: Option<&str>,
+    details: &str,
+) -> serde_json::Value {
+    let details: serde_json::Value = serde_json::from_str(details)
+        .unwrap_or_else(|_| serde_json::Value::String(details.to_owned()));
+    serde_json::json!({
+        "id": id,
+        "occurred_at": occurred_at,
+        "event_type": event_type,
+        "outcome": outcome,
+        "actor_id": actor_id,
+        "target_id": target_id,
+        "peer": peer,
+        "details": details,
+    })
+}
+
 /// Unix seconds as RFC 3339 UTC.
 pub fn unix(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
