@@ -13,7 +13,7 @@ LINT_TARGETS  := lint-rust lint-proto
 TEST_TARGETS  := test-rust
 
 .PHONY: all build test lint fmt run tools clean \
-        tools-buf lint-rust lint-proto test-rust
+        tools-buf lint-rust lint-proto test-rust build-tests
 
 all: build
 
@@ -25,8 +25,15 @@ build:
 ## Runs every test suite: unit, integration (real server over TLS), CLI, clients.
 test: $(TEST_TARGETS)
 
-test-rust:
-	$(CARGO) test --all-targets
+## Compiles every test, bench and binary of the workspace once; the suites
+## below run these builds (target/debug/mciassrv among them).
+build-tests:
+	$(CARGO) test --workspace --all-targets --no-run
+
+# The whole workspace in one run, with a `mciassrv dev` for the Rust client's
+# contract suite (the server's own tests start their own servers).
+test-rust: build-tests
+	$(WITH_SERVER) $(CARGO) test --workspace --all-targets
 
 ## Formatting, clippy (warnings are errors), buf lint, and each area's linters.
 lint: $(LINT_TARGETS)
@@ -50,10 +57,10 @@ tools: $(TOOLS_TARGETS)
 
 tools-buf: $(BUF)
 
-# `npm install` with the committed lock file: the registry serves only this
-# platform's buf binaries, which `npm ci` treats as a lock mismatch.
+# `npm ci`: exactly the committed lock, which lists buf's binaries for every
+# platform (npm fetches only this one's), so installing never rewrites it.
 $(BUF): tools/package.json tools/package-lock.json
-	cd tools && npm install --no-audit --no-fund
+	cd tools && npm ci --no-audit --no-fund
 	touch $(BUF)
 
 clean:

@@ -17,12 +17,7 @@ gen: $(GEN_TARGETS)
 
 ## mandoc, shellcheck and systemd-analyze for `make lint` (Debian packages).
 tools-cli:
-	@if ! command -v mandoc >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1 \
-	    || ! command -v systemd-analyze >/dev/null 2>&1; then \
-	  echo "installing mandoc, shellcheck, systemd"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends mandoc shellcheck systemd >/dev/null; \
-	fi
+	tools/scripts/apt-install.sh mandoc shellcheck systemd
 
 ## Regenerates man/ from src/cli/ (a test fails when it is out of date).
 man:
@@ -34,7 +29,7 @@ lint-man:
 # systemd-analyze verify checks that ExecStart's binary exists; the unit is
 # verified with it pointing at /bin/true so that CI needs no installed server.
 lint-dist:
-	shellcheck -s sh dist/install.sh
+	shellcheck -s sh dist/install.sh tools/scripts/apt-install.sh
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  sed 's|^ExecStart=[^ ]*|ExecStart=/bin/true|' dist/mcias.service >"$$tmp/mcias.service" && \
 	  echo "systemd-analyze verify dist/mcias.service" && \

@@ -25,7 +25,7 @@ BREAKING_AGAINST ?= HEAD~1
 
 .PHONY: gen gen-clients tools-clients tools-go-plugins tools-python tools-ts tools-lisp \
         lint-clients lint-gen lint-breaking lint-go lint-python lint-ts \
-        test-clients test-go test-python test-ts test-rust-client test-lisp mciassrv-debug
+        test-clients test-go test-python test-ts test-lisp mciassrv-debug
 
 # `gen: $(GEN_TARGETS)` is declared in mk/rest.mk, read after this file.
 
@@ -56,13 +56,7 @@ $(TS_CLIENT)/node_modules/.package-lock.json: $(TS_CLIENT)/package.json $(TS_CLI
 
 # SBCL and the Common Lisp libraries come from Debian (no Quicklisp).
 tools-lisp:
-	@if dpkg -s $(CLIENTS_APT_PACKAGES) >/dev/null 2>&1; then \
-	  echo "tools-lisp: $(CLIENTS_APT_PACKAGES) already installed"; \
-	else \
-	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(CLIENTS_APT_PACKAGES); \
-	fi
+	tools/scripts/apt-install.sh $(CLIENTS_APT_PACKAGES)
 
 ## --- generation --------------------------------------------------------------
 
@@ -110,10 +104,11 @@ lint-ts: tools-ts
 
 # The server is built once; every suite starts its own `mciassrv dev` on a
 # free port through $(WITH_SERVER).
-test-clients: test-go test-python test-ts test-rust-client test-lisp
+test-clients: test-go test-python test-ts test-lisp
 
-mciassrv-debug:
-	$(CARGO) build --bin mciassrv
+# The binary the test build made (`make build-tests`); a separate `cargo
+# build` would compile the crate again with other features.
+mciassrv-debug: build-tests
 
 test-go: mciassrv-debug
 	$(WITH_SERVER) sh -c 'cd clients/go && go test -race -count=1 ./...'
@@ -124,9 +119,6 @@ test-python: mciassrv-debug tools-python
 test-ts: mciassrv-debug tools-ts
 	$(WITH_SERVER) sh -c 'cd $(TS_CLIENT) && rm -rf dist && npm run --silent build && \
 	  NODE_EXTRA_CA_CERTS="$$MCIAS_CA_CERT" npm test --silent'
-
-test-rust-client: mciassrv-debug
-	$(WITH_SERVER) $(CARGO) test -p mcias-client
 
 test-lisp: mciassrv-debug tools-lisp
 	$(WITH_SERVER) sbcl --script clients/lisp/run-tests.lisp

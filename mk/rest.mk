@@ -3,6 +3,7 @@
 
 REST_VENV := tools/venv-rest
 REST_PY   := $(REST_VENV)/bin/python
+REST_STAMP := $(REST_VENV)/.stamp
 
 GEN_TARGETS   += gen-openapi
 TOOLS_TARGETS += tools-rest
@@ -17,15 +18,15 @@ gen-openapi:
 	$(CARGO) run --quiet --bin mciassrv -- openapi > gen/openapi/mcias.openapi.json.tmp
 	mv gen/openapi/mcias.openapi.json.tmp gen/openapi/mcias.openapi.json
 
-tools-rest: $(REST_PY)
+tools-rest: $(REST_STAMP)
 
-$(REST_PY): tests/http/requirements.txt
-	python3 -m venv $(REST_VENV)
-	$(REST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/http/requirements.txt
-	touch $(REST_PY)
+# A stamp file, not the interpreter: bin/python is a symlink to the system's.
+$(REST_STAMP): tests/http/requirements.txt
+	test -x $(REST_PY) || python3 -m venv $(REST_VENV)
+	$(REST_PY) -m pip install --quiet --disable-pip-version-check -r tests/http/requirements.txt
+	touch $@
 
-test-rest: $(REST_PY) $(BUF)
-	$(CARGO) build --quiet --bin mciassrv
+test-rest: $(REST_STAMP) $(BUF) mciassrv-debug
 	MCIAS_BIN=target/debug/mciassrv BUF=$(BUF) $(REST_PY) -m pytest -q tests/http
 
 .PHONY: bench

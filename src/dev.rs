@@ -123,6 +123,21 @@ pub fn generate_tls() -> Result<(String, String, zeroize::Zeroizing<String>)> {
     ))
 }
 
+/// The address `prepare` will serve on: `listen`, else the one stored in
+/// `dir`'s config, else the default. Reads only; creates nothing.
+pub fn listen_addr(dir: &Path, listen: Option<SocketAddr>) -> Result<SocketAddr> {
+    if let Some(addr) = listen {
+        return Ok(addr);
+    }
+    let config_path = dir.join("mcias.toml");
+    if config_path.exists() {
+        return Ok(Config::load(&config_path)?.server.listen_addr);
+    }
+    DEFAULT_LISTEN
+        .parse()
+        .map_err(|_| Error::internal("default listen address"))
+}
+
 /// Creates what is missing in `dir` and returns the setup. `listen`
 /// overrides the stored listen address for this run.
 pub fn prepare(dir: &Path, listen: Option<SocketAddr>, rng: &dyn SecureRandom) -> Result<DevSetup> {

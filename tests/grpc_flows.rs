@@ -962,3 +962,23 @@ async fn the_binary_stops_gracefully_on_sigterm() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn dev_on_a_busy_port_creates_nothing() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("dev");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mciassrv"))
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    assert!(!data.exists(), "mciassrv dev created {}", data.display());
+}

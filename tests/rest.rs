@@ -620,7 +620,7 @@ async fn binding_edge_cases_and_errors() {
     assert!(msg.contains("no request body"), "{msg}");
     let big = format!(r#"{{"username":"{}"}}"#, "x".repeat(100 * 1024));
     let (st, _, msg) = error_of(login(big).send().await.unwrap()).await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(msg.contains("larger than"), "{msg}");
     let res = http
         .post(format!("{base}/v1/auth/login"))

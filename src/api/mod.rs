@@ -3,6 +3,7 @@
 //! authorization, logging), the gRPC services and the listener.
 //! Only this module knows tonic and prost.
 
+pub mod body;
 pub mod gate;
 pub mod grpc;
 pub mod metrics;

@@ -7,12 +7,12 @@
 use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use serde_json::{Value, json};
 use tonic::Code;
 
+use super::body::{BodyError, read_limited};
 use super::rest::{self, RestState};
 
 /// Largest accepted form body.
@@ -136,14 +136,14 @@ async fn read_form(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let bytes = match BodyExt::collect(Limited::new(body, MAX_FORM_BYTES)).await {
-        Ok(c) => c.to_bytes(),
-        Err(_) => {
-            return Err(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("the body is larger than {MAX_FORM_BYTES} bytes or unreadable"),
-            ));
+    let bytes = match read_limited(&parts.headers, body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            let status = match e {
+                BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                BodyError::Unreadable(_) => StatusCode::BAD_REQUEST,
+            };
+            return Err(oauth_error(status, "invalid_request", &e.message()));
         }
     };
     match parse_form(&bytes) {

@@ -158,8 +158,36 @@ fn grpc_routes(
     Ok((routes, reporter))
 }
 
-/// Binds the listener and serves in the background.
+/// Binds `addr`, with an error that names the config key and the address.
+/// Binding comes first, so a busy port is reported before anything else is
+/// done (`mciassrv dev` creates nothing then).
+pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        Error::invalid(
+            "listen_failed",
+            format!("config key `server.listen_addr`: cannot listen on {addr}: {e}"),
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::internal(format!("listener: {e}")))?;
+    Ok(listener)
+}
+
+/// Binds the configured address and serves in the background.
 pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
+    let listener = bind(config.server.listen_addr)?;
+    start_on(listener, config, idm).await
+}
+
+/// Serves on a listener bound with [`bind`], in the background.
+pub async fn start_on(
+    listener: std::net::TcpListener,
+    config: &Config,
+    idm: Arc<Idm>,
+) -> Result<RunningServer> {
+    let listener =
+        TcpListener::from_std(listener).map_err(|e| Error::internal(format!("listener: {e}")))?;
     let db_lock = DbLock::acquire(idm.store().path())?;
     let tls_config = if config.server.insecure_plaintext {
         None
@@ -212,17 +240,6 @@ pub async fn start(config: &Config, idm: Arc<Idm>) -> Result<RunningServer> {
         cors: config.server.cors_allowed_origins.clone(),
     });
 
-    let listener = TcpListener::bind(config.server.listen_addr)
-        .await
-        .map_err(|e| {
-            Error::invalid(
-                "listen_failed",
-                format!(
-                    "config key `server.listen_addr`: cannot listen on {}: {e}",
-                    config.server.listen_addr
-                ),
-            )
-        })?;
     let local_addr = listener
         .local_addr()
         .map_err(|e| Error::internal(format!("local address: {e}")))?;
@@ -436,6 +453,7 @@ async fn dispatch(
     async move {
         req.extensions_mut().insert(PeerAddr(peer));
         let grpc = is_grpc(&req);
+        let http1 = req.version() < http::Version::HTTP_2;
         let origin = allowed_origin(&shared, req.headers());
         let is_preflight = req.method() == Method::OPTIONS
             && req
@@ -471,6 +489,12 @@ async fn dispatch(
                 Err(_) => rest::error_response(Code::DeadlineExceeded, "the request took too long"),
             }
         };
+        // The request body may be left unread (413): say the connection
+        // closes, so the client does not send its next request on it.
+        if http1 && res.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(o) = origin
             && !is_preflight
         {

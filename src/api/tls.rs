@@ -1,6 +1,14 @@
 //! The listener: TCP accept with a bounded number of connections, TLS
 //! (rustls, TLS 1.2 minimum, ALPN h2 and http/1.1) with a handshake timeout,
-//! and a connection type that remembers the peer address.
+//! and a connection type that remembers the peer address and closes cleanly.
+//!
+//! Clean close: however a connection ends (a response with `Connection:
+//! close`, a parse error, an oversized body, a timeout, shutdown), the
+//! dropped [`Conn`] sends TLS `close_notify` and a TCP FIN, then reads and
+//! discards what the client still sends — at most [`LINGER_BYTES`] for at most
+//! [`LINGER_TIME`] — before the socket is closed. Closing a socket with
+//! unread data makes the kernel send a reset, which destroys the response the
+//! client has not read yet; lingering lets it read the answer.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -23,6 +31,10 @@ use crate::error::{Error, Result};
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Time a client has to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time a closing connection is drained of unread input.
+pub const LINGER_TIME: Duration = Duration::from_secs(5);
+/// Most bytes a closing connection reads and discards.
+pub const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Builds the rustls server config from the `[server]` section.
 pub fn server_config(s: &ServerSection) -> Result<ServerConfig> {
@@ -117,18 +129,72 @@ enum Io {
     Plain(TcpStream),
 }
 
+impl Io {
+    /// Closes the write side (TLS `close_notify`, then FIN) and drains what
+    /// the client still sends, within [`LINGER_BYTES`] and [`LINGER_TIME`].
+    async fn linger(mut self) {
+        let drain = async {
+            // Errors mean the peer is gone already; nothing left to drain.
+            if self.shutdown().await.is_err() {
+                return;
+            }
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut left = LINGER_BYTES;
+            while left > 0 {
+                match self.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        if tokio::time::timeout(LINGER_TIME, drain).await.is_err() {
+            tracing::debug!("closing connection after the linger time");
+        }
+    }
+}
+
 /// One accepted connection; holds a slot of the connection limit until
-/// dropped.
+/// closed. Dropping it closes it cleanly in the background (see the module
+/// documentation).
 pub struct Conn {
-    io: Io,
+    io: Option<Io>,
     peer: SocketAddr,
-    _slot: OwnedSemaphorePermit,
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Conn {
+    fn new(io: Io, peer: SocketAddr, slot: OwnedSemaphorePermit) -> Self {
+        Self {
+            io: Some(io),
+            peer,
+            slot: Some(slot),
+        }
+    }
+
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    fn io(&mut self) -> io::Result<&mut Io> {
+        self.io
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection closed"))
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let (Some(io), slot) = (self.io.take(), self.slot.take()) else {
+            return;
+        };
+        // The slot stays taken while the connection lingers.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                io.linger().await;
+                drop(slot);
+            });
+        }
     }
 }
 
@@ -138,9 +204,44 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.io {
+        Pin::new(self.io()?).poll_read(cx, buf)
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut *self {
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut *self {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut *self {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut *self {
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -151,22 +252,13 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.io {
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
-        }
+        Pin::new(self.io()?).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.io {
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Io::Plain(s) => Pin::new(s).poll_flush(cx),
-        }
+        Pin::new(self.io()?).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.io {
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
-        }
+        Pin::new(self.io()?).poll_shutdown(cx)
     }
 }
 
@@ -219,13 +311,7 @@ pub fn accept_loop(
                         }
                     }
                 };
-                let _ = tx
-                    .send(Ok(Conn {
-                        io,
-                        peer,
-                        _slot: slot,
-                    }))
-                    .await;
+                let _ = tx.send(Ok(Conn::new(io, peer, slot))).await;
             });
         }
     });

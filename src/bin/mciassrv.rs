@@ -83,12 +83,15 @@ fn print_dev_banner(setup: &dev::DevSetup, addr: std::net::SocketAddr, password:
 }
 
 async fn run(cli: ServerCli) -> Result<()> {
+    let mut bound = None;
     let (config, dev_setup) = match (cli.command, cli.config) {
         (Some(ServerCommand::Openapi), _) => {
             println!("{}", server::openapi_json()?);
             return Ok(());
         }
         (Some(ServerCommand::Dev { data_dir, listen }), _) => {
+            // A busy port is refused before anything is created.
+            bound = Some(server::bind(dev::listen_addr(&data_dir, listen)?)?);
             let setup = dev::prepare(&data_dir, listen, &OsRandom)?;
             (setup.config.clone(), Some(setup))
         }
@@ -132,7 +135,10 @@ async fn run(cli: ServerCli) -> Result<()> {
             None
         }
     };
-    let running = server::start(&config, idm).await?;
+    let running = match bound {
+        Some(listener) => server::start_on(listener, &config, idm).await?,
+        None => server::start(&config, idm).await?,
+    };
     if let Some(setup) = &dev_setup {
         print_dev_banner(
             setup,

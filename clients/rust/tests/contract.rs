@@ -24,7 +24,7 @@ fn env() -> Env {
     };
     assert!(
         !e.server.is_empty() && !e.ca.is_empty() && !e.admin_password.is_empty(),
-        "run the tests through clients/testdata/with-server.sh (make test-rust-client)"
+        "run the tests through clients/testdata/with-server.sh (make test-rust)"
     );
     e
 }

@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use prost::Message;
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
@@ -25,6 +25,7 @@ use tower::ServiceExt;
 
 pub use routes::{BodySpec, Match, Route, RouteTable};
 
+use super::body::{BodyError, read_limited};
 use super::gate::Gate;
 use super::status::http_status;
 
@@ -76,6 +77,15 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<B
 
 fn bad(message: impl Into<String>) -> Response<Body> {
     error_response(Code::InvalidArgument, &message.into())
+}
+
+/// 413: the request body is over the limit.
+pub fn too_large(message: &str) -> Response<Body> {
+    error_with_status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Code::InvalidArgument,
+        message,
+    )
 }
 
 /// proto3 JSON options for output: lowerCamelCase names, int64 as strings,
@@ -427,19 +437,10 @@ where
         }
     };
     let (route, vars) = route;
-    let bytes = match BodyExt::collect(Limited::new(body, state.max_body)).await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
-            let msg = if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                format!("request body is larger than {} bytes", state.max_body)
-            } else {
-                format!("cannot read the request body: {e}")
-            };
-            return Ok(bad(msg));
-        }
+    let bytes = match read_limited(&parts.headers, body, state.max_body).await {
+        Ok(b) => b,
+        Err(e @ BodyError::TooLarge(_)) => return Ok(too_large(&e.message())),
+        Err(e) => return Ok(bad(e.message())),
     };
     let ct = parts
         .headers
