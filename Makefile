@@ -20,7 +20,7 @@ all: build
 -include mk/*.mk
 
 build:
-	$(CARGO) build --release --bins
+	$(CARGO) build --release --workspace --bins
 
 ## Runs every test suite: unit, integration (real server over TLS), CLI, clients.
 test: $(TEST_TARGETS)

@@ -9,15 +9,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mcias::api::pb::{
-    self, account_service_client::AccountServiceClient, auth_service_client::AuthServiceClient,
-    token_service_client::TokenServiceClient,
+use mcias_core::clock::{OsRandom, SystemClock};
+use mcias_core::config::Config;
+use mcias_core::crypto::password::PoolSize;
+use mcias_core::idm::{Idm, KeySource};
+use mcias_proto::{
+    self as pb, account_service_client::AccountServiceClient,
+    auth_service_client::AuthServiceClient, token_service_client::TokenServiceClient,
 };
-use mcias::api::server;
-use mcias::clock::{OsRandom, SystemClock};
-use mcias::config::Config;
-use mcias::crypto::password::PoolSize;
-use mcias::idm::{Idm, KeySource};
+use mcias_server::api::server;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 const CONCURRENCY: usize = 16;
@@ -40,10 +40,10 @@ async fn main() -> Res<()> {
     let full = std::env::args().any(|a| a == "--bench");
     let (validations, refreshes_per_chain) = if full { (20_000, 100) } else { (160, 2) };
     let dir = tempfile::tempdir()?;
-    let (ca, cert, key) = mcias::dev::generate_tls()?;
+    let (ca, cert, key) = mcias_server::dev::generate_tls()?;
     std::fs::write(dir.path().join("server.pem"), cert)?;
-    mcias::dev::write_private(&dir.path().join("server-key.pem"), key.as_bytes())?;
-    mcias::crypto::master::create_keyfile(&dir.path().join("master.key"), &OsRandom)?;
+    mcias_server::dev::write_private(&dir.path().join("server-key.pem"), key.as_bytes())?;
+    mcias_core::crypto::master::create_keyfile(&dir.path().join("master.key"), &OsRandom)?;
     let cfg = r#"
 [server]
 listen_addr = "127.0.0.1:0"

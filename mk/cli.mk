@@ -19,9 +19,10 @@ gen: $(GEN_TARGETS)
 tools-cli:
 	tools/scripts/apt-install.sh mandoc shellcheck systemd
 
-## Regenerates man/ from src/cli/ (a test fails when it is out of date).
+## Regenerates man/ from the clap definitions and man/src/*.roff (a test
+## fails when the committed pages are out of date).
 man:
-	$(CARGO) run --quiet --example mangen -- man
+	$(CARGO) run --quiet -p mcias-mangen -- man
 
 lint-man:
 	mandoc -T lint man/man1/*.1 man/man5/*.5 man/man8/*.8

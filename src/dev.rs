@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::clock::SecureRandom;
-use crate::config::{
+use mcias_core::clock::SecureRandom;
+use mcias_core::config::{
     Argon2Config, Config, DatabaseConfig, LogConfig, MasterKeyConfig, RateLimitConfig,
     ServerConfig, TlsVersion, TokensConfig,
 };
-use crate::crypto::master;
-use crate::error::{Error, Result};
+use mcias_core::crypto::master;
+use mcias_core::error::{Error, Result};
 
 /// The default data directory.
 pub const DEFAULT_DIR: &str = "./mcias-dev";
@@ -63,7 +63,7 @@ fn default_config(listen: SocketAddr) -> Config {
             insecure_plaintext: false,
             max_message_bytes: 64 * 1024,
             max_concurrent_streams: 64,
-            shutdown_grace: crate::config::Duration(10),
+            shutdown_grace: mcias_core::config::Duration(10),
             cors_allowed_origins: Vec::new(),
         },
         database: DatabaseConfig {
@@ -76,10 +76,10 @@ fn default_config(listen: SocketAddr) -> Config {
         tokens: TokensConfig {
             issuer: format!("https://localhost:{}", listen.port()),
             audience: "mcias".into(),
-            access_ttl: crate::config::Duration(3600),
-            refresh_ttl: crate::config::Duration(30 * 86_400),
-            service_token_ttl: crate::config::Duration(90 * 86_400),
-            refresh_grace: crate::config::Duration(0),
+            access_ttl: mcias_core::config::Duration(3600),
+            refresh_ttl: mcias_core::config::Duration(30 * 86_400),
+            service_token_ttl: mcias_core::config::Duration(90 * 86_400),
+            refresh_grace: mcias_core::config::Duration(0),
             signing_key_rotation: None,
         },
         argon2: Argon2Config::default(),

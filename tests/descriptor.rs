@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use mcias::api::pb::FILE_DESCRIPTOR_SET;
-use mcias::api::permissions::{self, PermissionTable};
+use mcias_proto::FILE_DESCRIPTOR_SET;
+use mcias_server::api::permissions::{self, PermissionTable};
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
 
 fn pool() -> DescriptorPool {

@@ -89,7 +89,7 @@ fn example_configurations_load() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mcias.toml");
         std::fs::copy(root().join("dist").join(name), &path).unwrap();
-        if let Err(e) = mcias::config::Config::load(&path) {
+        if let Err(e) = mcias_core::config::Config::load(&path) {
             panic!("{name}: {}", e.message);
         }
     }

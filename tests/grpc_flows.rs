@@ -1,10 +1,10 @@
 //! End-to-end flows against the real server over TLS with tonic clients.
 
-mod common;
+use mcias_testkit as common;
 
 use common::{TestServer, assert_code, authed};
-use mcias::api::pb::{self, AccountType};
-use mcias::clock::Clock;
+use mcias_core::clock::Clock;
+use mcias_proto::{self as pb, AccountType};
 use tonic::{Code, Request};
 
 const PW: &str = "correct horse battery";
@@ -258,7 +258,7 @@ async fn totp_enroll_confirm_login_and_replay() {
         .unwrap();
 
     // A wrong code does not confirm.
-    let bad = if mcias::crypto::totp::code_at(&secret, s.clock.now()) == "000000" {
+    let bad = if mcias_core::crypto::totp::code_at(&secret, s.clock.now()) == "000000" {
         "111111"
     } else {
         "000000"
@@ -269,7 +269,7 @@ async fn totp_enroll_confirm_login_and_replay() {
         .confirm_totp(authed(pb::ConfirmTotpRequest { code: bad.into() }, &carol))
         .await;
     assert_code(res, Code::InvalidArgument);
-    let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
+    let code = mcias_core::crypto::totp::code_at(&secret, s.clock.now());
     s.auth()
         .await
         .confirm_totp(authed(pb::ConfirmTotpRequest { code }, &carol))
@@ -297,7 +297,7 @@ async fn totp_enroll_confirm_login_and_replay() {
 
     s.clock.advance(30);
     assert_code(s.try_login("carol", PW, "").await, Code::Unauthenticated);
-    let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
+    let code = mcias_core::crypto::totp::code_at(&secret, s.clock.now());
     let t = s.try_login("carol", PW, &code).await.unwrap();
     assert!(s.valid(&t).await);
     // The same code again is a replay.
@@ -797,15 +797,15 @@ async fn wrong_master_key_refuses_to_start_and_changes_nothing() {
 
     let key = common::keyfile_path(&dir);
     std::fs::remove_file(&key).unwrap();
-    mcias::crypto::master::create_keyfile(&key, &mcias::clock::OsRandom).unwrap();
+    mcias_core::crypto::master::create_keyfile(&key, &mcias_core::clock::OsRandom).unwrap();
 
     // In-process.
-    let err = mcias::idm::Idm::open(
+    let err = mcias_core::idm::Idm::open(
         &s.config,
-        mcias::idm::KeySource::from_config(&s.config).unwrap(),
+        mcias_core::idm::KeySource::from_config(&s.config).unwrap(),
         s.clock.clone(),
-        std::sync::Arc::new(mcias::clock::OsRandom),
-        mcias::crypto::password::PoolSize {
+        std::sync::Arc::new(mcias_core::clock::OsRandom),
+        mcias_core::crypto::password::PoolSize {
             workers: 1,
             queue: 1,
         },

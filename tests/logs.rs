@@ -1,14 +1,14 @@
 //! Log capture: after the security-relevant flows, no password, token, TOTP
 //! secret, stored credential or key appears in any log line.
 
-mod common;
+use mcias_testkit as common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::{TestServer, authed};
-use mcias::api::pb::{self, AccountType};
-use mcias::clock::Clock;
+use mcias_core::clock::Clock;
+use mcias_proto::{self as pb, AccountType};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -51,14 +51,14 @@ async fn no_secret_reaches_the_logs() {
     let secret = data_encoding::BASE32_NOPAD
         .decode(e.secret.as_bytes())
         .unwrap();
-    let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
+    let code = mcias_core::crypto::totp::code_at(&secret, s.clock.now());
     s.auth()
         .await
         .confirm_totp(authed(pb::ConfirmTotpRequest { code: code.clone() }, &user))
         .await
         .unwrap();
     s.clock.advance(30);
-    let code2 = mcias::crypto::totp::code_at(&secret, s.clock.now());
+    let code2 = mcias_core::crypto::totp::code_at(&secret, s.clock.now());
     let user2 = s.try_login("logan", pw, &code2).await.unwrap();
 
     let pg_pw = "pg-password-in-the-vault";
@@ -118,7 +118,7 @@ async fn no_secret_reaches_the_logs() {
         .login(pb::LoginRequest {
             username: "logan".into(),
             password: new_pw.into(),
-            totp_code: mcias::crypto::totp::code_at(&secret, s.clock.now() + 30),
+            totp_code: mcias_core::crypto::totp::code_at(&secret, s.clock.now() + 30),
         })
         .await
         .unwrap()

@@ -2,14 +2,14 @@
 //! the same data over REST as over gRPC (driven by the route table), binding
 //! and error edge cases, the well-known endpoints, metrics and OpenAPI.
 
-mod common;
+use mcias_testkit as common;
 
 use std::collections::HashMap;
 
 use bytes::{Buf, BufMut};
 use common::{TestServer, authed};
-use mcias::api::pb::{self, AccountType};
-use mcias::api::rest::{self, BodySpec, RouteTable};
+use mcias_proto::{self as pb, AccountType};
+use mcias_server::api::rest::{self, BodySpec, RouteTable};
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use reqwest::StatusCode;
@@ -457,7 +457,12 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
                 grpc_call(&s, route, msg, token.as_deref())
                     .await
                     .map(|m| normalize(rest::to_json(&m), volatile))
-                    .map_err(|st| (st.code() as i64, mcias::api::status::http_status(st.code())))
+                    .map_err(|st| {
+                        (
+                            st.code() as i64,
+                            mcias_server::api::status::http_status(st.code()),
+                        )
+                    })
             } else {
                 rest_call(&s, route, &msg, token.as_deref())
                     .await
@@ -725,7 +730,7 @@ async fn jwks_etag_and_discovery() {
     let token = s.admin_token().await;
     assert_eq!(
         Some(keys[0]["kid"].as_str().unwrap().to_owned()),
-        mcias::crypto::jwt::peek_kid(&token)
+        mcias_core::crypto::jwt::peek_kid(&token)
     );
 
     let res = http
@@ -921,7 +926,7 @@ async fn grpc_web_over_http1() {
 
 #[test]
 fn committed_openapi_document_is_current() {
-    let generated = mcias::api::server::openapi_json().unwrap();
+    let generated = mcias_server::api::server::openapi_json().unwrap();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/gen/openapi/mcias.openapi.json"

@@ -1,13 +1,13 @@
 //! Refresh-token rotation and reuse detection, account-wide invalidation,
 //! signing-key rotation, the OAuth 2.0 endpoints, and secrets at rest.
 
-mod common;
+use mcias_testkit as common;
 
 use std::sync::Arc;
 
 use common::{Options, TestServer, assert_code, authed};
-use mcias::api::pb::{self, AccountType};
-use mcias::clock::Clock;
+use mcias_core::clock::Clock;
+use mcias_proto::{self as pb, AccountType};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tonic::Code;
@@ -254,7 +254,7 @@ async fn account_wide_invalidation_for_each_trigger() {
                 let secret = data_encoding::BASE32_NOPAD
                     .decode(e.secret.as_bytes())
                     .unwrap();
-                let code = mcias::crypto::totp::code_at(&secret, s.clock.now());
+                let code = mcias_core::crypto::totp::code_at(&secret, s.clock.now());
                 s.auth()
                     .await
                     .confirm_totp(authed(pb::ConfirmTotpRequest { code }, &access))
@@ -384,7 +384,7 @@ async fn signing_key_rotation_keeps_old_tokens_until_they_expire() {
         .unwrap()
         .into_inner()
         .token;
-    let old_kid = mcias::crypto::jwt::peek_kid(&admin).unwrap();
+    let old_kid = mcias_core::crypto::jwt::peek_kid(&admin).unwrap();
     assert_eq!(jwks_kids(&s).await, vec![old_kid.clone()]);
 
     let new_kid = s
@@ -407,7 +407,7 @@ async fn signing_key_rotation_keeps_old_tokens_until_they_expire() {
     );
     assert!(s.valid(&service_token).await);
     let fresh = s.admin_token().await;
-    assert_eq!(mcias::crypto::jwt::peek_kid(&fresh).unwrap(), new_kid);
+    assert_eq!(mcias_core::crypto::jwt::peek_kid(&fresh).unwrap(), new_kid);
 
     // A restart keeps both keys.
     let mut s = s;
@@ -690,7 +690,7 @@ async fn no_refresh_token_or_client_secret_in_the_database_file() {
     ] {
         let random = value.rsplit('.').next().unwrap();
         assert!(!text.contains(random), "{what} is stored in the clear");
-        let raw = mcias::crypto::b64url_decode(random).unwrap();
+        let raw = mcias_core::crypto::b64url_decode(random).unwrap();
         assert!(
             !bytes.windows(raw.len()).any(|w| w == raw.as_slice()),
             "{what} bytes are stored"

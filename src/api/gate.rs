@@ -18,8 +18,9 @@ use tower::{Layer, Service};
 
 use super::metrics::Metrics;
 use super::permissions::{Permission, PermissionTable};
-use crate::config::RateLimitConfig;
-use crate::idm::{Caller, Idm};
+use crate::api::status::OrStatus;
+use mcias_core::config::RateLimitConfig;
+use mcias_core::idm::{Caller, Idm};
 
 /// The client's address, put into request extensions by the listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +109,7 @@ impl GateState {
                     "this method needs an access token: send `authorization: Bearer <token>`",
                 ));
             }
-            (_, Some(t)) => Some(self.idm.authenticate(t).map_err(Status::from)?),
+            (_, Some(t)) => Some(self.idm.authenticate(t).or_status()?),
         };
         if perm == Permission::Admin && !principal.as_ref().is_some_and(|p| p.is_admin()) {
             return Err(Status::permission_denied(

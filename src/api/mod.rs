@@ -17,27 +17,6 @@ pub mod wellknown;
 
 /// Generated protobuf messages and services, and the encoded descriptor set
 /// (with extension options kept) that drives reflection and permissions.
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod pb {
-    /// `mcias.v1`
-    pub mod mcias {
-        /// `mcias.v1`
-        pub mod v1 {
-            tonic::include_proto!("mcias.v1");
-        }
-    }
-
-    /// The encoded FileDescriptorSet of every proto file, imports included.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/mcias_descriptor.bin"));
-
-    pub use mcias::v1::*;
-}
-
+pub use mcias_proto as pb;
 /// A Unix time as a protobuf Timestamp.
-pub fn timestamp(secs: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: secs,
-        nanos: 0,
-    }
-}
+pub use mcias_proto::timestamp;

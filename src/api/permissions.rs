@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use prost_reflect::{DescriptorPool, Value};
 
-use crate::error::{Error, Result};
+use mcias_core::error::{Error, Result};
 
 /// What a caller needs to invoke an RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

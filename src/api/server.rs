@@ -34,10 +34,9 @@ use super::pb::{
 use super::permissions::PermissionTable;
 use super::rest::{self, RestState, RouteTable};
 use super::{oauth, pb, tls, wellknown};
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::idm::Idm;
-use crate::store::DbLock;
+use mcias_core::config::Config;
+use mcias_core::error::{Error, Result};
+use mcias_core::idm::{Idm, ServingLock};
 
 /// How often expired revocations and idle rate-limit state are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -67,7 +66,7 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     idm: Arc<Idm>,
     // Held while serving so `mciasdb` refuses to write; released on drop.
-    db_lock: DbLock,
+    db_lock: ServingLock,
 }
 
 type HealthSvc = tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>;
@@ -99,10 +98,7 @@ impl RunningServer {
         self.task
             .await
             .map_err(|e| Error::internal(format!("server task: {e}")))?;
-        let store = self.idm.store().clone();
-        tokio::task::spawn_blocking(move || store.checkpoint())
-            .await
-            .map_err(|e| Error::internal(format!("checkpoint task: {e}")))??;
+        self.idm.checkpoint().await?;
         drop(self.db_lock);
         tracing::info!("server stopped");
         Ok(())
@@ -188,7 +184,7 @@ pub async fn start_on(
 ) -> Result<RunningServer> {
     let listener =
         TcpListener::from_std(listener).map_err(|e| Error::internal(format!("listener: {e}")))?;
-    let db_lock = DbLock::acquire(idm.store().path())?;
+    let db_lock = idm.lock_for_serving()?;
     let tls_config = if config.server.insecure_plaintext {
         None
     } else {

@@ -4,7 +4,7 @@
 
 use tonic::{Code, Status};
 
-use crate::error::{Error, ErrorKind};
+use mcias_core::error::{Error, ErrorKind};
 
 /// The gRPC code of an error kind.
 pub fn code(kind: ErrorKind) -> Code {
@@ -21,16 +21,27 @@ pub fn code(kind: ErrorKind) -> Code {
     }
 }
 
-impl From<Error> for Status {
-    fn from(e: Error) -> Self {
-        match e.kind {
-            ErrorKind::Internal => {
-                // The detail may name tables or files; it stays in the log.
-                tracing::error!(code = e.code, detail = %e.message, "internal error");
-                Status::internal("internal error")
-            }
-            kind => Status::new(code(kind), e.message),
+/// The gRPC status of a domain error; `internal` detail stays in the log.
+pub fn status(e: Error) -> Status {
+    match e.kind {
+        ErrorKind::Internal => {
+            // The detail may name tables or files; it stays in the log.
+            tracing::error!(code = e.code, detail = %e.message, "internal error");
+            Status::internal("internal error")
         }
+        kind => Status::new(code(kind), e.message),
+    }
+}
+
+/// `result.or_status()?` in a service handler: a domain result as a gRPC one.
+pub trait OrStatus<T> {
+    /// Maps the error with [`status`].
+    fn or_status(self) -> Result<T, Status>;
+}
+
+impl<T> OrStatus<T> for Result<T, Error> {
+    fn or_status(self) -> Result<T, Status> {
+        self.map_err(status)
     }
 }
 
@@ -60,7 +71,7 @@ mod tests {
 
     #[test]
     fn every_kind_maps_to_a_code_and_status() {
-        use crate::error::ErrorKind as K;
+        use mcias_core::error::ErrorKind as K;
         for (kind, status) in [
             (K::InvalidArgument, 400),
             (K::Unauthenticated, 401),
@@ -78,7 +89,7 @@ mod tests {
 
     #[test]
     fn internal_detail_is_not_returned() {
-        let s: Status = Error::internal("table accounts is on fire").into();
+        let s = status(Error::internal("table accounts is on fire"));
         assert_eq!(s.code(), Code::Internal);
         assert!(!s.message().contains("accounts"));
     }

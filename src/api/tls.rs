@@ -24,8 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 
-use crate::config::{ServerConfig as ServerSection, TlsVersion};
-use crate::error::{Error, Result};
+use mcias_core::config::{ServerConfig as ServerSection, TlsVersion};
+use mcias_core::error::{Error, Result};
 
 /// Connections served at once; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 1024;

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tonic::Code;
 
 use super::rest::{error_response, json_response};
-use crate::idm::Idm;
+use mcias_core::idm::Idm;
 
 /// How long relying parties may cache the JWKS.
 pub const JWKS_MAX_AGE_SECS: u32 = 300;
@@ -17,7 +17,7 @@ pub fn jwks(idm: &Idm, headers: &HeaderMap) -> Response<Body> {
     let body = serde_json::json!({ "keys": idm.public_keys() }).to_string();
     let etag = format!(
         "\"{}\"",
-        crate::crypto::b64url(&Sha256::digest(body.as_bytes())[..16])
+        mcias_core::crypto::b64url(&Sha256::digest(body.as_bytes())[..16])
     );
     let matches = headers
         .get(header::IF_NONE_MATCH)

@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use mcias::api::server;
-use mcias::cli::{ServerCli, ServerCommand};
-use mcias::clock::{OsRandom, SystemClock};
-use mcias::config::{Config, LogConfig, LogFormat};
-use mcias::crypto::password::PoolSize;
-use mcias::dev;
-use mcias::error::Result;
-use mcias::idm::{Idm, KeySource};
+use mcias_core::clock::{OsRandom, SystemClock};
+use mcias_core::config::{Config, LogConfig, LogFormat};
+use mcias_core::crypto::password::PoolSize;
+use mcias_core::error::Result;
+use mcias_core::idm::{Idm, KeySource};
+use mcias_server::api::server;
+use mcias_server::cli::{ServerCli, ServerCommand};
+use mcias_server::dev;
 
 fn init_logging(cfg: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MCIAS_LOG")
@@ -97,7 +97,7 @@ async fn run(cli: ServerCli) -> Result<()> {
         }
         (None, Some(path)) => (Config::load(&path)?, None),
         (None, None) => {
-            return Err(mcias::error::Error::invalid(
+            return Err(mcias_core::error::Error::invalid(
                 "usage",
                 "give --config PATH, or run `mciassrv dev` for a development server",
             ));
@@ -127,7 +127,7 @@ async fn run(cli: ServerCli) -> Result<()> {
             pw
         }
         None => {
-            if !idm.store().has_active_admin_blocking()? {
+            if !idm.has_active_admin().await? {
                 tracing::warn!(
                     "no active admin account exists; create one with `mciasdb bootstrap-admin`"
                 );

@@ -1,14 +1,5 @@
-//! Command-line definitions, shared by the binaries and man-page generation,
-//! and the commands of the operator tools: `ctl` / `ctl_run` (`mciasctl`, a
-//! gRPC client) and `db_run` (`mciasdb`, offline, through `idm` and `store`).
-
-pub mod ctl;
-pub mod ctl_run;
-pub mod db;
-pub mod db_run;
-pub mod man;
-pub mod output;
-pub mod prompt;
+//! The command-line definition of `mciassrv`, shared by the binary and the
+//! man-page generator (`crates/mangen`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,5 +44,3 @@ pub enum ServerCommand {
     /// /openapi.json) and exits.
     Openapi,
 }
-
-pub use db::{DbCli, DbCommand};

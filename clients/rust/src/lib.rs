@@ -1,7 +1,7 @@
 //! Async Rust client for MCIAS, the identity and access service.
 //!
-//! [`Client`] wraps the generated tonic clients (shared with the server crate
-//! and re-exported as [`pb`]) over one TLS channel. It holds the current
+//! [`Client`] wraps the generated tonic clients (from the `mcias-proto` crate,
+//! re-exported as [`pb`]) over one TLS channel. It holds the current
 //! token (replaced by [`Client::login`] and [`Client::renew`], dropped by
 //! [`Client::logout`]); clones share the channel and the token, so one client
 //! can serve many tasks at once. Every failure is an [`Error`].
@@ -31,7 +31,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 /// The generated protobuf messages and tonic clients (`mcias.v1`).
-pub use mcias::api::pb;
+pub use mcias_proto as pb;
 
 use pb::account_service_client::AccountServiceClient;
 use pb::admin_service_client::AdminServiceClient;

@@ -8,10 +8,12 @@ use zeroize::Zeroizing;
 use super::caller;
 use crate::api::pb::account_service_server::AccountService;
 use crate::api::pb::*;
+use crate::api::status::{OrStatus, status};
 use crate::api::timestamp;
-use crate::error::Error;
-use crate::idm::{Idm, PgCreds as DomainPgCreds};
-use crate::store::{self, AccountRecord};
+use mcias_core::error::Error;
+use mcias_core::idm::{Idm, PgCreds as DomainPgCreds};
+use mcias_core::model;
+use mcias_core::model::AccountRecord;
 
 /// The AccountService implementation.
 #[derive(Debug, Clone)]
@@ -22,14 +24,14 @@ fn account(a: AccountRecord) -> Account {
         id: a.id,
         username: a.username,
         account_type: match a.account_type {
-            store::AccountType::Human => AccountType::Human,
-            store::AccountType::System => AccountType::System,
+            model::AccountType::Human => AccountType::Human,
+            model::AccountType::System => AccountType::System,
         } as i32,
         status: match a.status {
-            store::AccountStatus::Active => AccountStatus::Active,
-            store::AccountStatus::Inactive => AccountStatus::Inactive,
-            store::AccountStatus::Suspended => AccountStatus::Suspended,
-            store::AccountStatus::Deleted => AccountStatus::Deleted,
+            model::AccountStatus::Active => AccountStatus::Active,
+            model::AccountStatus::Inactive => AccountStatus::Inactive,
+            model::AccountStatus::Suspended => AccountStatus::Suspended,
+            model::AccountStatus::Deleted => AccountStatus::Deleted,
         } as i32,
         totp_enabled: a.totp_enabled,
         created_at: Some(timestamp(a.created_at)),
@@ -37,10 +39,10 @@ fn account(a: AccountRecord) -> Account {
     }
 }
 
-fn account_type(v: i32) -> Result<store::AccountType, Error> {
+fn account_type(v: i32) -> Result<model::AccountType, Error> {
     match AccountType::try_from(v) {
-        Ok(AccountType::Human) => Ok(store::AccountType::Human),
-        Ok(AccountType::System) => Ok(store::AccountType::System),
+        Ok(AccountType::Human) => Ok(model::AccountType::Human),
+        Ok(AccountType::System) => Ok(model::AccountType::System),
         _ => Err(Error::invalid(
             "invalid_account_type",
             "account_type must be ACCOUNT_TYPE_HUMAN or ACCOUNT_TYPE_SYSTEM",
@@ -48,12 +50,12 @@ fn account_type(v: i32) -> Result<store::AccountType, Error> {
     }
 }
 
-fn account_status(v: i32) -> Result<store::AccountStatus, Error> {
+fn account_status(v: i32) -> Result<model::AccountStatus, Error> {
     match AccountStatus::try_from(v) {
-        Ok(AccountStatus::Active) => Ok(store::AccountStatus::Active),
-        Ok(AccountStatus::Inactive) => Ok(store::AccountStatus::Inactive),
-        Ok(AccountStatus::Suspended) => Ok(store::AccountStatus::Suspended),
-        Ok(AccountStatus::Deleted) => Ok(store::AccountStatus::Deleted),
+        Ok(AccountStatus::Active) => Ok(model::AccountStatus::Active),
+        Ok(AccountStatus::Inactive) => Ok(model::AccountStatus::Inactive),
+        Ok(AccountStatus::Suspended) => Ok(model::AccountStatus::Suspended),
+        Ok(AccountStatus::Deleted) => Ok(model::AccountStatus::Deleted),
         _ => Err(Error::invalid(
             "invalid_status",
             "status must be ACCOUNT_STATUS_ACTIVE, ACCOUNT_STATUS_INACTIVE or ACCOUNT_STATUS_SUSPENDED",
@@ -69,11 +71,12 @@ impl AccountService for AccountApi {
     ) -> Result<Response<CreateAccountResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
-        let t = account_type(r.account_type)?;
+        let t = account_type(r.account_type).or_status()?;
         let a = self
             .0
             .create_account(&c, &r.username, t, Some(Zeroizing::new(r.password)))
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(CreateAccountResponse {
             account: Some(account(a)),
         }))
@@ -84,7 +87,11 @@ impl AccountService for AccountApi {
         req: Request<ListAccountsRequest>,
     ) -> Result<Response<ListAccountsResponse>, Status> {
         let r = req.into_inner();
-        let page = self.0.list_accounts(r.page_size, &r.page_token).await?;
+        let page = self
+            .0
+            .list_accounts(r.page_size, &r.page_token)
+            .await
+            .or_status()?;
         Ok(Response::new(ListAccountsResponse {
             accounts: page.accounts.into_iter().map(account).collect(),
             next_page_token: page.next_page_token,
@@ -95,7 +102,7 @@ impl AccountService for AccountApi {
         &self,
         req: Request<GetAccountRequest>,
     ) -> Result<Response<GetAccountResponse>, Status> {
-        let a = self.0.get_account(&req.into_inner().id).await?;
+        let a = self.0.get_account(&req.into_inner().id).await.or_status()?;
         Ok(Response::new(GetAccountResponse {
             account: Some(account(a)),
         }))
@@ -109,14 +116,13 @@ impl AccountService for AccountApi {
         let r = req.into_inner();
         let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
         if let Some(p) = paths.iter().find(|p| p.as_str() != "status") {
-            return Err(Error::invalid(
+            return Err(status(Error::invalid(
                 "invalid_update_mask",
                 format!("update_mask path {p:?} is not updatable; only \"status\" is"),
-            )
-            .into());
+            )));
         }
-        let status = account_status(r.status)?;
-        let a = self.0.update_status(&c, &r.id, status).await?;
+        let status = account_status(r.status).or_status()?;
+        let a = self.0.update_status(&c, &r.id, status).await.or_status()?;
         Ok(Response::new(UpdateAccountResponse {
             account: Some(account(a)),
         }))
@@ -127,7 +133,10 @@ impl AccountService for AccountApi {
         req: Request<DeleteAccountRequest>,
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         let c = caller(&req);
-        self.0.delete_account(&c, &req.into_inner().id).await?;
+        self.0
+            .delete_account(&c, &req.into_inner().id)
+            .await
+            .or_status()?;
         Ok(Response::new(DeleteAccountResponse {}))
     }
 
@@ -135,7 +144,11 @@ impl AccountService for AccountApi {
         &self,
         req: Request<GetRolesRequest>,
     ) -> Result<Response<GetRolesResponse>, Status> {
-        let roles = self.0.get_roles(&req.into_inner().account_id).await?;
+        let roles = self
+            .0
+            .get_roles(&req.into_inner().account_id)
+            .await
+            .or_status()?;
         Ok(Response::new(GetRolesResponse { roles }))
     }
 
@@ -145,7 +158,11 @@ impl AccountService for AccountApi {
     ) -> Result<Response<SetRolesResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
-        let roles = self.0.set_roles(&c, &r.account_id, &r.roles).await?;
+        let roles = self
+            .0
+            .set_roles(&c, &r.account_id, &r.roles)
+            .await
+            .or_status()?;
         Ok(Response::new(SetRolesResponse { roles }))
     }
 
@@ -157,7 +174,8 @@ impl AccountService for AccountApi {
         let secret = self
             .0
             .rotate_client_secret(&c, &req.into_inner().account_id)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(RotateClientSecretResponse {
             client_secret: secret.to_string(),
         }))
@@ -171,7 +189,8 @@ impl AccountService for AccountApi {
         let p = self
             .0
             .get_pg_creds(&c, &req.into_inner().account_id)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(GetPgCredsResponse {
             creds: Some(PgCreds {
                 host: p.host,
@@ -192,7 +211,8 @@ impl AccountService for AccountApi {
         let port = u16::try_from(r.port)
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| Error::invalid("invalid_pgcreds", "port must be between 1 and 65535"))?;
+            .ok_or_else(|| Error::invalid("invalid_pgcreds", "port must be between 1 and 65535"))
+            .or_status()?;
         self.0
             .set_pg_creds(
                 &c,
@@ -205,7 +225,8 @@ impl AccountService for AccountApi {
                     password: Zeroizing::new(r.password),
                 },
             )
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(SetPgCredsResponse {}))
     }
 }

@@ -7,10 +7,11 @@ use tonic::{Request, Response, Status};
 use super::caller;
 use crate::api::pb::admin_service_server::AdminService;
 use crate::api::pb::*;
+use crate::api::status::{OrStatus, status};
 use crate::api::timestamp;
-use crate::error::Error;
-use crate::idm::Idm;
-use crate::store::AuditFilter;
+use mcias_core::error::Error;
+use mcias_core::idm::Idm;
+use mcias_core::model::AuditFilter;
 
 /// The AdminService implementation.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ impl AdminService for AdminApi {
         &self,
         req: Request<RotateSigningKeyRequest>,
     ) -> Result<Response<RotateSigningKeyResponse>, Status> {
-        let kid = self.0.rotate_signing_key(&caller(&req)).await?;
+        let kid = self.0.rotate_signing_key(&caller(&req)).await.or_status()?;
         Ok(Response::new(RotateSigningKeyResponse { kid }))
     }
 
@@ -44,7 +45,7 @@ impl AdminService for AdminApi {
         &self,
         req: Request<RotateRefreshKeyRequest>,
     ) -> Result<Response<RotateRefreshKeyResponse>, Status> {
-        let key_id = self.0.rotate_refresh_key(&caller(&req)).await?;
+        let key_id = self.0.rotate_refresh_key(&caller(&req)).await.or_status()?;
         Ok(Response::new(RotateRefreshKeyResponse { key_id }))
     }
 
@@ -55,7 +56,10 @@ impl AdminService for AdminApi {
         let r = req.into_inner();
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         if r.since.as_ref().is_some_and(|t| t.seconds < 0) {
-            return Err(Error::invalid("invalid_since", "since must not be before 1970").into());
+            return Err(status(Error::invalid(
+                "invalid_since",
+                "since must not be before 1970",
+            )));
         }
         let filter = AuditFilter {
             account_id: non_empty(r.account_id),
@@ -66,7 +70,8 @@ impl AdminService for AdminApi {
         let (events, next) = self
             .0
             .list_audit(filter, r.page_size, &r.page_token)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(ListAuditEventsResponse {
             events: events
                 .into_iter()

@@ -8,10 +8,11 @@ use zeroize::Zeroizing;
 use super::caller;
 use crate::api::pb::auth_service_server::AuthService;
 use crate::api::pb::*;
+use crate::api::status::OrStatus;
 use crate::api::timestamp;
-use crate::idm::Idm;
+use mcias_core::idm::Idm;
 
-fn refresh_parts(t: &crate::idm::IssuedToken) -> (String, Option<prost_types::Timestamp>) {
+fn refresh_parts(t: &mcias_core::idm::IssuedToken) -> (String, Option<prost_types::Timestamp>) {
     match &t.refresh {
         Some((value, exp)) => (value.to_string(), Some(timestamp(*exp))),
         None => (String::new(), None),
@@ -30,7 +31,8 @@ impl AuthService for AuthApi {
         let t = self
             .0
             .login(&c, &r.username, Zeroizing::new(r.password), &r.totp_code)
-            .await?;
+            .await
+            .or_status()?;
         let (refresh_token, refresh_expires_at) = refresh_parts(&t);
         Ok(Response::new(LoginResponse {
             token: t.token.to_string(),
@@ -45,7 +47,11 @@ impl AuthService for AuthApi {
         req: Request<RefreshTokenRequest>,
     ) -> Result<Response<RefreshTokenResponse>, Status> {
         let c = caller(&req);
-        let t = self.0.refresh(&c, &req.into_inner().refresh_token).await?;
+        let t = self
+            .0
+            .refresh(&c, &req.into_inner().refresh_token)
+            .await
+            .or_status()?;
         let (refresh_token, refresh_expires_at) = refresh_parts(&t);
         Ok(Response::new(RefreshTokenResponse {
             token: t.token.to_string(),
@@ -64,7 +70,8 @@ impl AuthService for AuthApi {
         let t = self
             .0
             .client_credentials(&c, &r.client_id, Zeroizing::new(r.client_secret))
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(ClientCredentialsResponse {
             token: t.token.to_string(),
             expires_at: Some(timestamp(t.expires_at)),
@@ -78,7 +85,8 @@ impl AuthService for AuthApi {
         let c = caller(&req);
         self.0
             .sign_out_everywhere(&c, &req.into_inner().account_id)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(SignOutEverywhereResponse {}))
     }
 
@@ -86,7 +94,7 @@ impl AuthService for AuthApi {
         &self,
         req: Request<LogoutRequest>,
     ) -> Result<Response<LogoutResponse>, Status> {
-        self.0.logout(&caller(&req)).await?;
+        self.0.logout(&caller(&req)).await.or_status()?;
         Ok(Response::new(LogoutResponse {}))
     }
 
@@ -94,7 +102,7 @@ impl AuthService for AuthApi {
         &self,
         req: Request<RenewTokenRequest>,
     ) -> Result<Response<RenewTokenResponse>, Status> {
-        let t = self.0.renew(&caller(&req)).await?;
+        let t = self.0.renew(&caller(&req)).await.or_status()?;
         Ok(Response::new(RenewTokenResponse {
             token: t.token.to_string(),
             expires_at: Some(timestamp(t.expires_at)),
@@ -105,7 +113,7 @@ impl AuthService for AuthApi {
         &self,
         req: Request<EnrollTotpRequest>,
     ) -> Result<Response<EnrollTotpResponse>, Status> {
-        let (secret, uri) = self.0.enroll_totp(&caller(&req)).await?;
+        let (secret, uri) = self.0.enroll_totp(&caller(&req)).await.or_status()?;
         Ok(Response::new(EnrollTotpResponse {
             secret: secret.to_string(),
             otpauth_uri: uri.to_string(),
@@ -117,7 +125,10 @@ impl AuthService for AuthApi {
         req: Request<ConfirmTotpRequest>,
     ) -> Result<Response<ConfirmTotpResponse>, Status> {
         let c = caller(&req);
-        self.0.confirm_totp(&c, &req.into_inner().code).await?;
+        self.0
+            .confirm_totp(&c, &req.into_inner().code)
+            .await
+            .or_status()?;
         Ok(Response::new(ConfirmTotpResponse {}))
     }
 
@@ -126,7 +137,10 @@ impl AuthService for AuthApi {
         req: Request<RemoveTotpRequest>,
     ) -> Result<Response<RemoveTotpResponse>, Status> {
         let c = caller(&req);
-        self.0.remove_totp(&c, &req.into_inner().account_id).await?;
+        self.0
+            .remove_totp(&c, &req.into_inner().account_id)
+            .await
+            .or_status()?;
         Ok(Response::new(RemoveTotpResponse {}))
     }
 
@@ -142,7 +156,8 @@ impl AuthService for AuthApi {
                 Zeroizing::new(r.current_password),
                 Zeroizing::new(r.new_password),
             )
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(ChangePasswordResponse {}))
     }
 }

@@ -13,7 +13,7 @@ pub use token::TokenApi;
 
 use tonic::Request;
 
-use crate::idm::Caller;
+use mcias_core::idm::Caller;
 
 /// The caller the gate attached to the request.
 fn caller<T>(req: &Request<T>) -> Caller {

@@ -7,8 +7,9 @@ use tonic::{Request, Response, Status};
 use super::caller;
 use crate::api::pb::token_service_server::TokenService;
 use crate::api::pb::*;
+use crate::api::status::OrStatus;
 use crate::api::timestamp;
-use crate::idm::Idm;
+use mcias_core::idm::Idm;
 
 /// The TokenService implementation.
 #[derive(Debug, Clone)]
@@ -43,7 +44,8 @@ impl TokenService for TokenApi {
         let t = self
             .0
             .issue_service_token(&c, &req.into_inner().account_id)
-            .await?;
+            .await
+            .or_status()?;
         Ok(Response::new(IssueServiceTokenResponse {
             token: t.token.to_string(),
             expires_at: Some(timestamp(t.expires_at)),
@@ -56,7 +58,10 @@ impl TokenService for TokenApi {
     ) -> Result<Response<RevokeTokenResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
-        self.0.revoke_token(&c, &r.jti, &r.reason).await?;
+        self.0
+            .revoke_token(&c, &r.jti, &r.reason)
+            .await
+            .or_status()?;
         Ok(Response::new(RevokeTokenResponse {}))
     }
 
@@ -64,7 +69,11 @@ impl TokenService for TokenApi {
         &self,
         req: Request<IntrospectTokenRequest>,
     ) -> Result<Response<IntrospectTokenResponse>, Status> {
-        let i = self.0.introspect(&req.into_inner().token).await?;
+        let i = self
+            .0
+            .introspect(&req.into_inner().token)
+            .await
+            .or_status()?;
         let ts = |v: i64| (i.active).then(|| timestamp(v));
         Ok(Response::new(IntrospectTokenResponse {
             active: i.active,
@@ -84,7 +93,10 @@ impl TokenService for TokenApi {
         req: Request<RevokeTokenValueRequest>,
     ) -> Result<Response<RevokeTokenValueResponse>, Status> {
         let c = caller(&req);
-        self.0.revoke_value(&c, &req.into_inner().token).await?;
+        self.0
+            .revoke_value(&c, &req.into_inner().token)
+            .await
+            .or_status()?;
         Ok(Response::new(RevokeTokenValueResponse {}))
     }
 

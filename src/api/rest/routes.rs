@@ -7,7 +7,7 @@ use prost_reflect::{
     ReflectMessage, Value,
 };
 
-use crate::error::{Error, Result};
+use mcias_core::error::{Error, Result};
 
 /// How the request body maps onto the request message.
 #[derive(Debug, Clone, PartialEq, Eq)]

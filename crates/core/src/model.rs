@@ -1,0 +1,261 @@
+//! The domain's vocabulary: accounts, tokens, keys, credentials and audit
+//! records. `idm` speaks them to its callers and `store` reads and writes
+//! them; neither the wire nor SQLite appears here.
+
+use crate::error::{Error, Result};
+
+/// Human or system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountType {
+    /// A person.
+    Human = 1,
+    /// A service.
+    System = 2,
+}
+
+/// Lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// May authenticate.
+    Active = 1,
+    /// Disabled.
+    Inactive = 2,
+    /// Suspended.
+    Suspended = 3,
+    /// Soft-deleted.
+    Deleted = 4,
+}
+
+impl AccountType {
+    /// From the stored integer.
+    pub fn from_i64(v: i64) -> Result<Self> {
+        match v {
+            1 => Ok(Self::Human),
+            2 => Ok(Self::System),
+            _ => Err(Error::internal(format!(
+                "stored account_type {v} is invalid"
+            ))),
+        }
+    }
+    /// `human` or `system`, as in the `typ` claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::System => "system",
+        }
+    }
+}
+
+impl AccountStatus {
+    /// From the stored integer.
+    pub fn from_i64(v: i64) -> Result<Self> {
+        match v {
+            1 => Ok(Self::Active),
+            2 => Ok(Self::Inactive),
+            3 => Ok(Self::Suspended),
+            4 => Ok(Self::Deleted),
+            _ => Err(Error::internal(format!("stored status {v} is invalid"))),
+        }
+    }
+    /// Lowercase name for logs and audit details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Suspended => "suspended",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// An account row. Deliberately not `Debug`: it holds the password hash and
+/// the sealed TOTP secret.
+#[derive(Clone)]
+pub struct AccountRecord {
+    /// UUID (v7, so ordering by id is ordering by creation).
+    pub id: String,
+    /// Unique login name.
+    pub username: String,
+    /// Human or system.
+    pub account_type: AccountType,
+    /// Lifecycle state.
+    pub status: AccountStatus,
+    /// Argon2id PHC string, when the account has a password.
+    pub password_hash: Option<String>,
+    /// Sealed TOTP secret (pending or enabled).
+    pub totp_secret_sealed: Option<Vec<u8>>,
+    /// Whether the TOTP secret is confirmed.
+    pub totp_enabled: bool,
+    /// The last TOTP step accepted (replay protection).
+    pub totp_last_step: i64,
+    /// Consecutive failed logins.
+    pub failed_logins: i64,
+    /// Logins refused until this time.
+    pub locked_until: i64,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+    /// Bumped to invalidate every token of the account.
+    pub token_version: i64,
+    /// Argon2id hash of a system account's client secret.
+    pub client_secret_hash: Option<String>,
+}
+
+/// What distinguishes access tokens for revocation bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// From Login or RenewToken.
+    Session = 1,
+    /// From IssueServiceToken.
+    Service = 2,
+}
+
+/// An issued token to record.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// Token id.
+    pub jti: String,
+    /// Subject account.
+    pub account_id: String,
+    /// Session or service.
+    pub kind: TokenKind,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// The refresh-token family it was issued from.
+    pub family_id: Option<String>,
+}
+
+/// A recorded token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Token id.
+    pub jti: String,
+    /// Subject account.
+    pub account_id: String,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored signing key (private part sealed).
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// 32-byte Ed25519 public key.
+    pub public_key: Vec<u8>,
+    /// Sealed 32-byte seed.
+    pub private_key_sealed: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Whether new tokens are signed with it.
+    pub active: bool,
+    /// When a superseded key stops verifying.
+    pub retire_after: Option<i64>,
+}
+
+/// A stored refresh-token secret (sealed).
+#[derive(Clone)]
+pub struct RefreshKeyRecord {
+    /// Short id, the prefix of refresh tokens made under it.
+    pub id: String,
+    /// Sealed 32-byte HMAC secret.
+    pub secret_sealed: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Whether new refresh tokens use it.
+    pub active: bool,
+}
+
+/// Stored PostgreSQL credentials (password sealed).
+#[derive(Clone)]
+pub struct PgCredsRecord {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// User.
+    pub username: String,
+    /// Sealed password.
+    pub password_sealed: Vec<u8>,
+}
+
+/// `success` or `failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It worked.
+    Success,
+    /// It was refused or failed.
+    Failure,
+}
+
+impl Outcome {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// An audit event to append. Never holds a secret.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// When.
+    pub occurred_at: i64,
+    /// What, e.g. `login_success`.
+    pub event_type: &'static str,
+    /// Who: an account id or `mciasdb`.
+    pub actor_id: Option<String>,
+    /// Whom or what: an account id or a jti.
+    pub target_id: Option<String>,
+    /// The client's address.
+    pub peer: Option<String>,
+    /// Success or failure.
+    pub outcome: Outcome,
+    /// Non-secret detail.
+    pub details: serde_json::Value,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Monotonic id.
+    pub id: i64,
+    /// When.
+    pub occurred_at: i64,
+    /// What.
+    pub event_type: String,
+    /// Who.
+    pub actor_id: Option<String>,
+    /// Whom.
+    pub target_id: Option<String>,
+    /// Client address.
+    pub peer: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
+    /// JSON detail.
+    pub details: String,
+}
+
+/// Filters for listing audit events (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Actor or target equals this.
+    pub account_id: Option<String>,
+    /// Event type equals this.
+    pub event_type: Option<String>,
+    /// At or after this time.
+    pub since: Option<i64>,
+    /// Ids strictly below this (paging).
+    pub before_id: Option<i64>,
+}

@@ -1,0 +1,330 @@
+//! The SQLite store: one writer connection, a small pool of readers, WAL,
+//! foreign keys, embedded numbered migrations, and a narrow domain-shaped API
+//! (`create_account`, `revoke_token`, ...). Every call runs on a blocking
+//! thread so the async runtime never waits on SQLite.
+//!
+//! The store never sees a request type and never decrypts: sealed columns are
+//! bytes here; sealing and opening happen in `idm`.
+
+mod accounts;
+mod audit;
+mod lock;
+mod offline;
+mod refresh;
+mod tokens;
+
+pub use accounts::{ADMIN_ROLE, LoginSuccess};
+pub use lock::{DbLock, lock_path};
+pub use offline::{
+    MASTER_KEY_CHECK, MASTER_KEY_KDF, NewKeyMaterial, SealedValue, check_file_integrity,
+    replace_database, sibling,
+};
+pub use refresh::{NewRefresh, RefreshOutcome, RefreshRecord};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
+
+use crate::error::{Error, Result};
+
+/// The embedded migrations, in order. Their number is their position + 1.
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_sessions_and_keys",
+        include_str!("migrations/0002_sessions_and_keys.sql"),
+    ),
+];
+
+/// How many idle reader connections are kept.
+const READER_POOL: usize = 4;
+
+/// The database handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// How many read and write transactions the store has run (for the
+/// benchmark's proof that token validation does no database I/O).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoCounts {
+    /// Read calls.
+    pub reads: u64,
+    /// Write transactions.
+    pub writes: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| Error::internal("database connection lock poisoned"))
+}
+
+impl Store {
+    /// Opens (creating when missing) the database at `path` in WAL mode.
+    /// Does not migrate: call [`Store::migrate`] once the master key has been
+    /// checked, so a wrong key changes nothing.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::invalid(
+                "database_dir_missing",
+                format!("database directory {} does not exist", dir.display()),
+            ));
+        }
+        let writer = Connection::open(path).map_err(|e| {
+            Error::invalid(
+                "database_open",
+                format!("cannot open database {}: {e}", path.display()),
+            )
+        })?;
+        configure(&writer)?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::internal(format!(
+                "database {} refused WAL mode (got {mode})",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Read and write calls so far.
+    pub fn io_counts(&self) -> IoCounts {
+        IoCounts {
+            reads: self.inner.reads.load(Ordering::Relaxed),
+            writes: self.inner.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        if let Some(c) = lock(&self.inner.readers)?.pop() {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&c)?;
+        Ok(c)
+    }
+
+    fn give_back(&self, c: Connection) {
+        if let Ok(mut pool) = self.inner.readers.lock()
+            && pool.len() < READER_POOL
+        {
+            pool.push(c);
+        }
+    }
+
+    /// Runs `f` on a reader connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let conn = this.reader()?;
+            let out = f(&conn);
+            this.give_back(conn);
+            out
+        })
+        .await
+        .map_err(|e| Error::internal(format!("database task: {e}")))?
+    }
+
+    /// Runs `f` in one immediate write transaction on the writer connection.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.write_blocking(f))
+            .await
+            .map_err(|e| Error::internal(format!("database task: {e}")))?
+    }
+
+    /// The blocking form of [`Store::write`] (start-up and tools).
+    pub(crate) fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.inner.writes.fetch_add(1, Ordering::Relaxed);
+        let mut conn = lock(&self.inner.writer)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The blocking form of [`Store::read`] on the writer connection
+    /// (start-up, before the runtime serves).
+    pub(crate) fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        let conn = lock(&self.inner.writer)?;
+        f(&conn)
+    }
+
+    /// Migration numbers already applied.
+    pub fn applied_migrations(&self) -> Result<Vec<i64>> {
+        self.read_blocking(applied)
+    }
+
+    /// Migrations not yet applied, by name.
+    pub fn pending_migrations(&self) -> Result<Vec<&'static str>> {
+        let done = self.applied_migrations()?;
+        Ok(MIGRATIONS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !done.contains(&(*i as i64 + 1)))
+            .map(|(_, (name, _))| *name)
+            .collect())
+    }
+
+    /// Applies every pending migration, each in its own transaction, and
+    /// records it in `schema_migrations`. Idempotent.
+    pub fn migrate(&self, now: i64) -> Result<usize> {
+        let mut applied_now = 0;
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            let done = self.write_blocking(|tx| {
+                tx.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version INTEGER PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        applied_at INTEGER NOT NULL) STRICT",
+                )?;
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                    [version],
+                    |r| r.get(0),
+                )?;
+                if exists {
+                    return Ok(false);
+                }
+                tx.execute_batch(sql)
+                    .map_err(|e| Error::internal(format!("migration {name}: {e}")))?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![version, name, now],
+                )?;
+                Ok(true)
+            })?;
+            if done {
+                applied_now += 1;
+                tracing::info!(migration = name, "applied database migration");
+            }
+        }
+        Ok(applied_now)
+    }
+
+    /// Reads a `server_config` value; `None` when absent or when the schema
+    /// does not exist yet (a fresh database). Never writes.
+    pub fn config_value(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.read_blocking(move |c| {
+            let has_table: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'server_config')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !has_table {
+                return Ok(None);
+            }
+            Ok(c
+                .query_row("SELECT value FROM server_config WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// Stores a `server_config` value unless one exists; returns the value in
+    /// force afterwards.
+    pub fn init_config_value(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.write_blocking(move |tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO server_config (key, value) VALUES (?1, ?2)",
+                rusqlite::params![key, value],
+            )?;
+            Ok(tx.query_row(
+                "SELECT value FROM server_config WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// A cheap query proving the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    /// Checkpoints the WAL so the main file holds everything (clean shutdown).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.read_blocking(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+}
+
+fn applied(c: &Connection) -> Result<Vec<i64>> {
+    let has: bool = c.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        return Ok(Vec::new());
+    }
+    let mut stmt = c.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+}

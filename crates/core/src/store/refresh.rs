@@ -1,0 +1,256 @@
+//! Refresh tokens: families, rotation with reuse detection, and the HMAC
+//! secrets they are stored under. The store sees only HMACs of token values.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::Store;
+use super::audit::append;
+use super::tokens::insert_token;
+use crate::error::Result;
+use crate::model::{AuditEntry, NewToken, RefreshKeyRecord};
+
+/// A refresh token to record.
+#[derive(Debug, Clone)]
+pub struct NewRefresh {
+    /// HMAC of the token value (hex).
+    pub hash: String,
+    /// The secret's id.
+    pub key_id: String,
+    /// The family (one per login or grant).
+    pub family_id: String,
+    /// The account.
+    pub account_id: String,
+    /// The account's token version at issue.
+    pub token_version: i64,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// The token value sealed, kept only to hand the same successor out again
+    /// within the grace window.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// HMAC of the value.
+    pub hash: String,
+    /// Family.
+    pub family_id: String,
+    /// Account.
+    pub account_id: String,
+    /// Token version at issue.
+    pub token_version: i64,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was used up.
+    pub used_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// What happened to a presented refresh token.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// Used up; the successor and the access token were recorded.
+    Rotated,
+    /// Already used, within the grace window: the sealed successor.
+    Replayed {
+        /// HMAC of the successor.
+        hash: String,
+        /// The successor value, sealed.
+        sealed: Vec<u8>,
+        /// The successor's expiry.
+        expires_at: i64,
+    },
+    /// Already used outside the grace window: the family is revoked, with
+    /// the access tokens issued from it (jti, expiry).
+    Reused(Vec<(String, i64)>),
+    /// Unknown, expired, revoked, or from an older token version.
+    Invalid,
+}
+
+pub(super) fn insert(c: &Connection, r: &NewRefresh) -> Result<()> {
+    c.execute(
+        "INSERT INTO refresh_tokens (hash, key_id, family_id, account_id, token_version, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![r.hash, r.key_id, r.family_id, r.account_id, r.token_version, r.issued_at, r.expires_at],
+    )?;
+    Ok(())
+}
+
+fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
+    Ok(c
+        .query_row(
+            "SELECT hash, family_id, account_id, token_version, issued_at, expires_at, used_at, revoked_at
+             FROM refresh_tokens WHERE hash = ?1",
+            [hash],
+            |r| {
+                Ok(RefreshRecord {
+                    hash: r.get(0)?,
+                    family_id: r.get(1)?,
+                    account_id: r.get(2)?,
+                    token_version: r.get(3)?,
+                    issued_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                    used_at: r.get(6)?,
+                    revoked_at: r.get(7)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Revokes a family's refresh tokens and its access tokens.
+fn revoke_family(
+    c: &Connection,
+    family: &str,
+    now: i64,
+    reason: &str,
+) -> Result<Vec<(String, i64)>> {
+    c.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?2, successor_sealed = NULL
+         WHERE family_id = ?1 AND revoked_at IS NULL",
+        params![family, now],
+    )?;
+    let mut stmt = c.prepare_cached(
+        "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3
+         WHERE family_id = ?1 AND revoked_at IS NULL AND expires_at >= ?2
+         RETURNING jti, expires_at",
+    )?;
+    let rows = stmt.query_map(params![family, now, reason], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+impl Store {
+    /// Every unretired refresh secret (start-up).
+    pub async fn refresh_keys(&self) -> Result<Vec<RefreshKeyRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, secret_sealed, created_at, active FROM refresh_keys ORDER BY created_at",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(RefreshKeyRecord {
+                    id: r.get(0)?,
+                    secret_sealed: r.get(1)?,
+                    created_at: r.get(2)?,
+                    active: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Stores a new active refresh secret; older ones keep verifying.
+    pub async fn insert_refresh_key(&self, key: RefreshKeyRecord, audit: AuditEntry) -> Result<()> {
+        self.write(move |tx| {
+            tx.execute("UPDATE refresh_keys SET active = 0 WHERE active = 1", [])?;
+            tx.execute(
+                "INSERT INTO refresh_keys (id, secret_sealed, created_at, active) VALUES (?1, ?2, ?3, 1)",
+                params![key.id, key.secret_sealed, key.created_at],
+            )?;
+            append(tx, &audit)
+        })
+        .await
+    }
+
+    /// A refresh token by the HMAC of its value.
+    pub async fn refresh_token(&self, hash: String) -> Result<Option<RefreshRecord>> {
+        self.read(move |c| get(c, &hash)).await
+    }
+
+    /// Uses up a refresh token in one write transaction. When it is unused
+    /// (or replayed within `grace` seconds of its use), records `successor`
+    /// and `access`. A second use outside the grace window revokes the
+    /// family and appends `reuse_audit`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rotate_refresh(
+        &self,
+        hash: String,
+        current_version: i64,
+        now: i64,
+        grace: i64,
+        successor: NewRefresh,
+        access: NewToken,
+        audit: AuditEntry,
+        reuse_audit: AuditEntry,
+    ) -> Result<RefreshOutcome> {
+        self.write(move |tx| {
+            let Some(rec) = get(tx, &hash)? else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            if rec.revoked_at.is_some() || rec.expires_at < now || rec.token_version != current_version {
+                return Ok(RefreshOutcome::Invalid);
+            }
+            match rec.used_at {
+                None => {
+                    tx.execute(
+                        "UPDATE refresh_tokens SET used_at = ?2, successor_hash = ?3, successor_sealed = ?4 WHERE hash = ?1",
+                        params![hash, now, successor.hash, successor.sealed],
+                    )?;
+                    insert(tx, &successor)?;
+                    insert_token(tx, &access)?;
+                    append(tx, &audit)?;
+                    Ok(RefreshOutcome::Rotated)
+                }
+                Some(used) => {
+                    let row: (Option<String>, Option<Vec<u8>>) = tx.query_row(
+                        "SELECT successor_hash, successor_sealed FROM refresh_tokens WHERE hash = ?1",
+                        [&hash],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?;
+                    if grace > 0
+                        && now - used <= grace
+                        && let (Some(next_hash), Some(sealed)) = row
+                        && let Some(next) = get(tx, &next_hash)?
+                        && next.used_at.is_none()
+                        && next.revoked_at.is_none()
+                    {
+                        insert_token(tx, &access)?;
+                        append(tx, &audit)?;
+                        return Ok(RefreshOutcome::Replayed {
+                            hash: next_hash,
+                            sealed,
+                            expires_at: next.expires_at,
+                        });
+                    }
+                    let revoked = revoke_family(tx, &rec.family_id, now, "refresh_token_reuse")?;
+                    append(tx, &reuse_audit)?;
+                    Ok(RefreshOutcome::Reused(revoked))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Revokes the family of a refresh token; returns the access tokens
+    /// revoked with it, or `None` for an unknown token.
+    pub async fn revoke_refresh_family(
+        &self,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<Option<Vec<(String, i64)>>> {
+        self.write(move |tx| {
+            let Some(rec) = get(tx, &hash)? else {
+                return Ok(None);
+            };
+            let revoked = revoke_family(tx, &rec.family_id, now, "revoked")?;
+            append(tx, &audit)?;
+            Ok(Some(revoked))
+        })
+        .await
+    }
+
+    /// Deletes refresh tokens that expired before `before`.
+    pub async fn prune_refresh_tokens(&self, before: i64) -> Result<usize> {
+        self.write(move |tx| {
+            Ok(tx.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,248 @@
+//! Issued tokens, revocation, signing keys and stored database credentials.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::Store;
+use super::audit::append;
+use crate::error::{Error, Result};
+use crate::model::{AuditEntry, NewToken, PgCredsRecord, SigningKeyRecord, TokenRecord};
+
+pub(super) fn insert_token(c: &Connection, t: &NewToken) -> Result<()> {
+    c.execute(
+        "INSERT INTO tokens (jti, account_id, kind, issued_at, expires_at, family_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![t.jti, t.account_id, t.kind as i64, t.issued_at, t.expires_at, t.family_id],
+    )?;
+    Ok(())
+}
+
+/// Revokes every live token of an account; returns (jti, expires_at) of each.
+pub(super) fn revoke_all(
+    c: &Connection,
+    account_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<(String, i64)>> {
+    let mut stmt = c.prepare_cached(
+        "UPDATE tokens SET revoked_at = ?3, revoke_reason = ?2
+         WHERE account_id = ?1 AND revoked_at IS NULL AND expires_at >= ?3
+         RETURNING jti, expires_at",
+    )?;
+    let rows = stmt.query_map(params![account_id, reason, now], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+impl Store {
+    /// Records an issued token.
+    pub async fn insert_token(&self, token: NewToken, audit: AuditEntry) -> Result<()> {
+        self.write(move |tx| {
+            insert_token(tx, &token)?;
+            append(tx, &audit)
+        })
+        .await
+    }
+
+    /// Revokes `old_jti` and records `new` in one transaction (renewal).
+    /// Fails with UNAUTHENTICATED when the old token was revoked meanwhile.
+    pub async fn replace_token(
+        &self,
+        old_jti: String,
+        new: NewToken,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE tokens SET revoked_at = ?2, revoke_reason = 'renewed'
+                 WHERE jti = ?1 AND revoked_at IS NULL",
+                params![old_jti, new.issued_at],
+            )?;
+            if n != 1 {
+                return Err(Error::bad_token());
+            }
+            insert_token(tx, &new)?;
+            append(tx, &audit)
+        })
+        .await
+    }
+
+    /// One recorded token.
+    pub async fn token(&self, jti: String) -> Result<Option<TokenRecord>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT jti, account_id, issued_at, expires_at, revoked_at FROM tokens WHERE jti = ?1",
+                [jti],
+                |r| {
+                    Ok(TokenRecord {
+                        jti: r.get(0)?,
+                        account_id: r.get(1)?,
+                        issued_at: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        revoked_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Revokes one token. Returns its expiry, or `None` when no such token
+    /// exists. Revoking an already revoked token is not an error.
+    pub async fn revoke_token(
+        &self,
+        jti: String,
+        reason: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<Option<i64>> {
+        self.write(move |tx| {
+            let exp: Option<i64> = tx
+                .query_row("SELECT expires_at FROM tokens WHERE jti = ?1", [&jti], |r| r.get(0))
+                .optional()?;
+            if exp.is_none() {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3 WHERE jti = ?1 AND revoked_at IS NULL",
+                params![jti, now, reason],
+            )?;
+            append(tx, &audit)?;
+            Ok(exp)
+        })
+        .await
+    }
+
+    /// Every revoked token that has not expired yet: (jti, expires_at).
+    pub async fn live_revocations(&self, now: i64) -> Result<Vec<(String, i64)>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT jti, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at >= ?1",
+            )?;
+            let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Deletes token rows that expired before `before`; returns how many.
+    pub async fn prune_tokens(&self, before: i64) -> Result<usize> {
+        self.write(move |tx| Ok(tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [before])?))
+            .await
+    }
+
+    /// All signing keys, newest first.
+    pub fn signing_keys_blocking(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.read_blocking(|c| {
+            let mut stmt = c.prepare(
+                "SELECT kid, public_key, private_key_sealed, created_at, active, retire_after
+                 FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(SigningKeyRecord {
+                    kid: r.get(0)?,
+                    public_key: r.get(1)?,
+                    private_key_sealed: r.get(2)?,
+                    created_at: r.get(3)?,
+                    active: r.get(4)?,
+                    retire_after: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Stores a new active signing key; the previous active key stops
+    /// signing and verifies until `retire_previous_after`.
+    pub fn insert_signing_key_blocking(
+        &self,
+        key: SigningKeyRecord,
+        retire_previous_after: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write_blocking(|tx| {
+            if key.active {
+                tx.execute(
+                    "UPDATE signing_keys SET active = 0, retire_after = ?1 WHERE active = 1",
+                    [retire_previous_after],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    key.kid,
+                    key.public_key,
+                    key.private_key_sealed,
+                    key.created_at,
+                    key.active
+                ],
+            )?;
+            append(tx, &audit)
+        })
+    }
+
+    /// Retires superseded signing keys whose verification period is over;
+    /// returns their kids.
+    pub fn retire_signing_keys_blocking(&self, now: i64) -> Result<Vec<String>> {
+        self.write_blocking(|tx| {
+            let mut stmt = tx.prepare(
+                "UPDATE signing_keys SET retired_at = ?1
+                 WHERE active = 0 AND retired_at IS NULL AND retire_after IS NOT NULL AND retire_after < ?1
+                 RETURNING kid",
+            )?;
+            let rows = stmt.query_map([now], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    /// Stored credentials of an account.
+    pub async fn pg_creds(&self, account_id: String) -> Result<Option<PgCredsRecord>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT host, port, database, username, password_sealed FROM pg_credentials WHERE account_id = ?1",
+                [account_id],
+                |r| {
+                    Ok(PgCredsRecord {
+                        host: r.get(0)?,
+                        port: r.get(1)?,
+                        database: r.get(2)?,
+                        username: r.get(3)?,
+                        password_sealed: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Stores (replaces) the credentials of an account.
+    pub async fn set_pg_creds(
+        &self,
+        account_id: String,
+        creds: PgCredsRecord,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO pg_credentials (account_id, host, port, database, username, password_sealed, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (account_id) DO UPDATE SET host = ?2, port = ?3, database = ?4,
+                   username = ?5, password_sealed = ?6, updated_at = ?7",
+                params![
+                    account_id,
+                    creds.host,
+                    creds.port,
+                    creds.database,
+                    creds.username,
+                    creds.password_sealed,
+                    now
+                ],
+            )?;
+            append(tx, &audit)
+        })
+        .await
+    }
+}
