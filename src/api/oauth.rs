@@ -1,19 +1,27 @@
 //! OAuth 2.0 endpoints on the HTTP surface: `/oauth2/token` (RFC 6749:
 //! `refresh_token` and `client_credentials` grants), `/oauth2/introspect`
 //! (RFC 7662) and `/oauth2/revoke` (RFC 7009). Form-encoded in, RFC 6749
-//! JSON out. Each maps onto an RPC called in-process through the gate, so
-//! authentication, rate limiting, logging and audit are those of the API.
+//! JSON out. Each maps onto an RPC called in-process through the gate with
+//! the generated client and message types (no method names or JSON field
+//! names as strings), so authentication, logging and audit are those of the
+//! API.
 
 use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use prost_reflect::{DynamicMessage, MethodDescriptor};
-use serde_json::{Value, json};
+use serde_json::json;
 use tonic::Code;
+use tonic::metadata::MetadataValue;
 
 use super::body::{BodyError, read_limited};
-use super::rest::{self, RestState};
+use super::gate::PeerAddr;
+use super::pb::auth_service_client::AuthServiceClient;
+use super::pb::token_service_client::TokenServiceClient;
+use super::pb::{
+    ClientCredentialsRequest, IntrospectTokenRequest, RefreshTokenRequest, RevokeTokenValueRequest,
+};
+use super::rest::{self, InProcess, RestState};
 
 /// Largest accepted form body.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -84,39 +92,35 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), Str
     Some(parse())
 }
 
-fn rpc(state: &RestState, service: &str, method: &str) -> Option<MethodDescriptor> {
-    state
-        .table
-        .pool
-        .get_service_by_name(service)?
-        .methods()
-        .find(|m| m.name() == method)
+/// A call through the gated services with the generated types: the same
+/// gate (authentication, authorization, metrics, one log line) and handlers
+/// as a gRPC call, in-process. `authorization` is passed on when the endpoint
+/// authenticates its caller by a Bearer token.
+fn in_process<T>(
+    msg: T,
+    extensions: &http::Extensions,
+    authorization: Option<&HeaderValue>,
+) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Some(peer) = extensions.get::<PeerAddr>() {
+        req.extensions_mut().insert(peer.clone());
+    }
+    if let Some(value) = authorization.and_then(|v| MetadataValue::try_from(v.as_bytes()).ok()) {
+        req.metadata_mut().insert("authorization", value);
+    }
+    req
 }
 
-async fn call(
-    state: &RestState,
-    service: &str,
-    method: &str,
-    input: Value,
-    headers: &HeaderMap,
-    extensions: http::Extensions,
-) -> Result<DynamicMessage, tonic::Status> {
-    let rpc = rpc(state, service, method).ok_or_else(|| tonic::Status::internal("missing RPC"))?;
-    let msg: DynamicMessage = rest::from_json(&rpc.input(), input.to_string().as_bytes())
-        .map_err(tonic::Status::invalid_argument)?;
-    rest::call_rpc(state, &rpc, &msg, headers, extensions).await
+fn auth_service(state: &RestState) -> AuthServiceClient<InProcess> {
+    AuthServiceClient::new(state.grpc.clone())
 }
 
-fn text(msg: &DynamicMessage, field: &str) -> String {
-    msg.get_field_by_name(field)
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+fn token_service(state: &RestState) -> TokenServiceClient<InProcess> {
+    TokenServiceClient::new(state.grpc.clone())
 }
 
-fn seconds(msg: &DynamicMessage, field: &str) -> Option<i64> {
-    let v = msg.get_field_by_name(field)?;
-    let m = v.as_message()?;
-    m.get_field_by_name("seconds")?.as_i64()
+fn seconds(t: Option<&prost_types::Timestamp>) -> Option<i64> {
+    t.map(|t| t.seconds)
 }
 
 async fn read_form(
@@ -152,17 +156,25 @@ async fn read_form(
     }
 }
 
-fn token_answer(answer: &DynamicMessage, now: i64, with_refresh: bool) -> Response<Body> {
-    let expires_in = |field: &str| seconds(answer, field).map_or(0, |exp| (exp - now).max(0));
+/// The RFC 6749 §5.1 answer: an access token, and a refresh token when
+/// the grant issues one.
+fn token_answer(
+    now: i64,
+    token: String,
+    expires_at: Option<&prost_types::Timestamp>,
+    refresh: Option<(String, Option<&prost_types::Timestamp>)>,
+) -> Response<Body> {
+    let expires_in = |t| seconds(t).map_or(0, |exp| (exp - now).max(0));
     let mut body = json!({
-        "access_token": text(answer, "token"),
+        "access_token": token,
         "token_type": "Bearer",
-        "expires_in": expires_in("expires_at"),
+        "expires_in": expires_in(expires_at),
     });
-    let refresh = text(answer, "refresh_token");
-    if with_refresh && !refresh.is_empty() {
+    if let Some((refresh, refresh_expires_at)) = refresh
+        && !refresh.is_empty()
+    {
         body["refresh_token"] = json!(refresh);
-        body["refresh_expires_in"] = json!(expires_in("refresh_expires_at"));
+        body["refresh_expires_in"] = json!(expires_in(refresh_expires_at));
     }
     let mut res = rest::json_response(StatusCode::OK, &body);
     no_store(res.headers_mut());
@@ -186,7 +198,6 @@ pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Respo
         }),
     };
     // The grants authenticate by their own parameters, never by a header.
-    let headers = HeaderMap::new();
     match param(&form, "grant_type") {
         Some("refresh_token") => {
             let Some(refresh) = param(&form, "refresh_token") else {
@@ -196,17 +207,18 @@ pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Respo
                     "refresh_token is required",
                 );
             };
-            match call(
-                state,
-                "mcias.v1.AuthService",
-                "RefreshToken",
-                json!({ "refreshToken": refresh }),
-                &headers,
-                parts.extensions,
-            )
-            .await
+            let req = RefreshTokenRequest {
+                refresh_token: refresh.to_owned(),
+            };
+            match auth_service(state)
+                .refresh_token(in_process(req, &parts.extensions, None))
+                .await
             {
-                Ok(answer) => token_answer(&answer, now, true),
+                Ok(answer) => {
+                    let a = answer.into_inner();
+                    let refresh = (a.refresh_token, a.refresh_expires_at.as_ref());
+                    token_answer(now, a.token, a.expires_at.as_ref(), Some(refresh))
+                }
                 Err(s) if s.code() == Code::Unauthenticated => {
                     oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", s.message())
                 }
@@ -221,17 +233,18 @@ pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Respo
                     "client authentication is required",
                 );
             };
-            match call(
-                state,
-                "mcias.v1.AuthService",
-                "ClientCredentials",
-                json!({ "clientId": id, "clientSecret": secret }),
-                &headers,
-                parts.extensions,
-            )
-            .await
+            let req = ClientCredentialsRequest {
+                client_id: id,
+                client_secret: secret,
+            };
+            match auth_service(state)
+                .client_credentials(in_process(req, &parts.extensions, None))
+                .await
             {
-                Ok(answer) => token_answer(&answer, now, false),
+                Ok(answer) => {
+                    let a = answer.into_inner();
+                    token_answer(now, a.token, a.expires_at.as_ref(), None)
+                }
                 Err(s) if s.code() == Code::Unauthenticated => oauth_error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",
@@ -293,45 +306,32 @@ pub async fn introspect(state: &RestState, req: Request<Incoming>) -> Response<B
             "token is required",
         );
     };
-    let hint = param(&form, "token_type_hint").unwrap_or_default();
-    let mut headers = HeaderMap::new();
-    if let Some(a) = parts.headers.get(header::AUTHORIZATION) {
-        headers.insert(header::AUTHORIZATION, a.clone());
-    }
-    match call(
-        state,
-        "mcias.v1.TokenService",
-        "IntrospectToken",
-        json!({ "token": token, "tokenTypeHint": hint }),
-        &headers,
-        parts.extensions,
-    )
-    .await
+    let req = IntrospectTokenRequest {
+        token: token.to_owned(),
+        token_type_hint: param(&form, "token_type_hint")
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let authorization = parts.headers.get(header::AUTHORIZATION);
+    match token_service(state)
+        .introspect_token(in_process(req, &parts.extensions, authorization))
+        .await
+        .map(tonic::Response::into_inner)
     {
-        Ok(a) if a.get_field_by_name("active").and_then(|v| v.as_bool()) == Some(true) => {
+        Ok(a) if a.active => {
             let mut body = json!({
                 "active": true,
-                "token_type": text(&a, "token_type"),
-                "sub": text(&a, "subject"),
-                "iss": text(&a, "issuer"),
-                "iat": seconds(&a, "issued_at"),
-                "exp": seconds(&a, "expires_at"),
+                "token_type": a.token_type,
+                "sub": a.subject,
+                "iss": a.issuer,
+                "iat": seconds(a.issued_at.as_ref()),
+                "exp": seconds(a.expires_at.as_ref()),
             });
-            if text(&a, "token_type") == "access_token" {
-                let roles: Vec<String> = a
-                    .get_field_by_name("roles")
-                    .and_then(|v| {
-                        v.as_list().map(|l| {
-                            l.iter()
-                                .filter_map(|x| x.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                    })
-                    .unwrap_or_default();
-                body["jti"] = json!(text(&a, "jti"));
-                body["typ"] = json!(text(&a, "account_type"));
-                body["scope"] = json!(roles.join(" "));
-                body["roles"] = json!(roles);
+            if a.token_type == "access_token" {
+                body["jti"] = json!(a.jti);
+                body["typ"] = json!(a.account_type);
+                body["scope"] = json!(a.roles.join(" "));
+                body["roles"] = json!(a.roles);
             }
             let mut res = rest::json_response(StatusCode::OK, &body);
             no_store(res.headers_mut());
@@ -359,16 +359,15 @@ pub async fn revoke(state: &RestState, req: Request<Incoming>) -> Response<Body>
             "token is required",
         );
     };
-    let hint = param(&form, "token_type_hint").unwrap_or_default();
-    match call(
-        state,
-        "mcias.v1.TokenService",
-        "RevokeTokenValue",
-        json!({ "token": token, "tokenTypeHint": hint }),
-        &HeaderMap::new(),
-        parts.extensions,
-    )
-    .await
+    let req = RevokeTokenValueRequest {
+        token: token.to_owned(),
+        token_type_hint: param(&form, "token_type_hint")
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    match token_service(state)
+        .revoke_token_value(in_process(req, &parts.extensions, None))
+        .await
     {
         Ok(_) => {
             let mut res = Response::new(Body::empty());
