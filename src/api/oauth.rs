@@ -103,7 +103,7 @@ fn in_process<T>(
 ) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
     if let Some(peer) = extensions.get::<PeerAddr>() {
-        req.extensions_mut().insert(peer.clone());
+        req.extensions_mut().insert(*peer);
     }
     if let Some(value) = authorization.and_then(|v| MetadataValue::try_from(v.as_bytes()).ok()) {
         req.metadata_mut().insert("authorization", value);
