@@ -9,6 +9,7 @@ mod revocation;
 mod sessions;
 
 pub use accounts::{AccountPage, PgCreds};
+pub use auth::backoff_secs;
 pub use keyring::KeyRing;
 pub use offline::{VerifyReport, open_readonly, restore, verify};
 pub use revocation::RevocationSet;
