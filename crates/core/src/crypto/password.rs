@@ -12,11 +12,21 @@ use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::clock::SecureRandom;
-use crate::config::Argon2Config;
 use crate::error::{Error, Result};
 
-/// Builds Argon2id parameters from the config.
-pub fn params(cfg: &Argon2Config) -> Result<Params> {
+/// Argon2id costs (RFC 9106): memory in KiB, iterations, lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Iterations.
+    pub time: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+/// Builds the argon2 crate's parameters.
+pub fn params(cfg: &Argon2Params) -> Result<Params> {
     Params::new(cfg.memory_kib, cfg.time, cfg.parallelism, None)
         .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))
 }
@@ -95,7 +105,7 @@ impl PoolSize {
 impl Hasher {
     /// A pool hashing with `cfg`; computes the dummy hash used for unknown
     /// usernames (one hash at start-up).
-    pub fn new(cfg: &Argon2Config, rng: Arc<dyn SecureRandom>, size: PoolSize) -> Result<Self> {
+    pub fn new(cfg: &Argon2Params, rng: Arc<dyn SecureRandom>, size: PoolSize) -> Result<Self> {
         let params = params(cfg)?;
         let mut dummy_pw = [0u8; 32];
         rng.fill(&mut dummy_pw);
@@ -166,8 +176,8 @@ mod tests {
     use super::*;
     use crate::clock::SeededRandom;
 
-    fn cheap() -> Argon2Config {
-        Argon2Config {
+    fn cheap() -> Argon2Params {
+        Argon2Params {
             memory_kib: 19_456,
             time: 2,
             parallelism: 1,
@@ -191,7 +201,7 @@ mod tests {
         let rng = SeededRandom::new(2);
         let old = params(&cheap())?;
         let phc = hash_blocking(&old, rng.as_ref(), b"pw")?;
-        let new = params(&Argon2Config {
+        let new = params(&Argon2Params {
             memory_kib: 19_456,
             time: 3,
             parallelism: 1,

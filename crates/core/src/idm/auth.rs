@@ -359,7 +359,7 @@ impl Idm {
         Ok((
             Zeroizing::new(totp::secret_base32(secret.as_ref())),
             Zeroizing::new(totp::otpauth_uri(
-                &self.tokens.issuer_label(),
+                &issuer_label(&self.tokens.issuer),
                 &account.username,
                 secret.as_ref(),
             )),
@@ -559,19 +559,16 @@ impl Idm {
     }
 }
 
-impl crate::config::TokensConfig {
-    /// The issuer label for authenticator apps: the issuer's host, or `MCIAS`.
-    pub fn issuer_label(&self) -> String {
-        let host = self
-            .issuer
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(['/', ':']).next())
-            .filter(|h| !h.is_empty());
-        match host {
-            Some(h) => format!("MCIAS ({h})"),
-            None => "MCIAS".to_owned(),
-        }
+/// The issuer label for authenticator apps: the issuer's host, or `MCIAS`.
+fn issuer_label(issuer: &str) -> String {
+    let host = issuer
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(h) => format!("MCIAS ({h})"),
+        None => "MCIAS".to_owned(),
     }
 }
 

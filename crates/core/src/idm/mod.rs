@@ -24,7 +24,7 @@ use crate::clock::{Clock, SecureRandom};
 use crate::config::{Config, TokensConfig};
 use crate::crypto::jwt;
 use crate::crypto::master::{self, KdfParams};
-use crate::crypto::password::{Hasher, PoolSize};
+use crate::crypto::password::{Argon2Params, Hasher, PoolSize};
 use crate::crypto::seal::{self, Aad, MasterKey};
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, Outcome};
@@ -259,7 +259,12 @@ impl Idm {
         rng: Arc<dyn SecureRandom>,
         pool: PoolSize,
     ) -> Result<Self> {
-        let (path, argon) = (config.database.path.clone(), config.argon2);
+        let argon = Argon2Params {
+            memory_kib: config.argon2.memory_kib,
+            time: config.argon2.time,
+            parallelism: config.argon2.parallelism,
+        };
+        let path = config.database.path.clone();
         let (c2, r2) = (clock.clone(), rng.clone());
         let (store, key, keys, hasher) = tokio::task::spawn_blocking(move || -> Result<_> {
             let (store, key) = unlock(&path, &source, c2.as_ref(), r2.as_ref())?;
