@@ -57,6 +57,7 @@ fn default_config(listen: SocketAddr) -> Config {
     Config {
         server: ServerConfig {
             listen_addr: listen,
+            public_url: Some(public_url_for(listen)),
             tls_cert: Some("tls/server.pem".into()),
             tls_key: Some("tls/server-key.pem".into()),
             tls_min_version: TlsVersion::Tls12,
@@ -74,7 +75,7 @@ fn default_config(listen: SocketAddr) -> Config {
             keyfile: Some("master.key".into()),
         },
         tokens: TokensConfig {
-            issuer: format!("https://localhost:{}", listen.port()),
+            issuer: String::new(),
             audience: "mcias".into(),
             access_ttl: mcias_core::config::Duration(3600),
             refresh_ttl: mcias_core::config::Duration(30 * 86_400),
@@ -121,6 +122,20 @@ pub fn generate_tls() -> Result<(String, String, zeroize::Zeroizing<String>)> {
         cert.pem(),
         zeroize::Zeroizing::new(server_key.serialize_pem()),
     ))
+}
+
+/// The URL of a development server listening on `addr`: loopback and
+/// unspecified addresses as `localhost` (the name the development
+/// certificate, the README and the banner use), others as the IP address.
+pub fn public_url_for(addr: SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        format!("https://localhost:{}", addr.port())
+    } else if ip.is_ipv6() {
+        format!("https://[{ip}]:{}", addr.port())
+    } else {
+        format!("https://{ip}:{}", addr.port())
+    }
 }
 
 /// The address `prepare` will serve on: `listen`, else the one stored in

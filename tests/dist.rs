@@ -97,6 +97,7 @@ fn example_configurations_load() {
     let text = std::fs::read_to_string(root().join("dist/mcias.conf.example")).unwrap();
     for key in [
         "listen_addr",
+        "public_url",
         "tls_cert",
         "tls_key",
         "tls_min_version",

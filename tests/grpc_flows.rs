@@ -982,3 +982,66 @@ fn dev_on_a_busy_port_creates_nothing() {
     assert!(stderr.contains(&addr.to_string()), "{stderr}");
     assert!(!data.exists(), "mciassrv dev created {}", data.display());
 }
+
+/// Starts `mciassrv dev` on a free port, returns the discovery document's
+/// issuer and the banner, then stops it.
+async fn dev_issuer(data: &std::path::Path, extra: &[&str]) -> (String, String) {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mciassrv"))
+        .arg("dev")
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !banner.contains("Try:") {
+        let line = lines.next().expect("the banner").unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+    }
+    let ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    let doc: serde_json::Value = http
+        .get(format!(
+            "https://localhost:{port}/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (doc["issuer"].as_str().unwrap().to_owned(), banner)
+}
+
+#[tokio::test]
+async fn dev_issuer_follows_the_listen_address_on_every_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("dev");
+    let (first, banner) = dev_issuer(&data, &[]).await;
+    assert!(first.starts_with("https://localhost:"), "{first}");
+    assert!(banner.contains(&format!("issuer   : {first}")), "{banner}");
+    // Restarted on another port, the same data directory follows.
+    let (second, _) = dev_issuer(&data, &[]).await;
+    assert!(second.starts_with("https://localhost:"), "{second}");
+    assert_ne!(first, second);
+    // Reached by another name, the operator says so.
+    let (named, _) = dev_issuer(&data, &["--public-url", "https://127.0.0.1:9"]).await;
+    assert_eq!(named, "https://127.0.0.1:9");
+}

@@ -54,13 +54,21 @@ async fn wait_for_signal() {
     }
 }
 
-fn print_dev_banner(setup: &dev::DevSetup, addr: std::net::SocketAddr, password: Option<&str>) {
+fn print_dev_banner(
+    setup: &dev::DevSetup,
+    addr: std::net::SocketAddr,
+    public_url: &str,
+    password: Option<&str>,
+) {
     let dir = setup.dir.display();
     let target = format!("localhost:{}", addr.port());
     println!("MCIAS development server");
     println!("  data dir : {dir}");
     println!(
         "  listening: https://{target} (gRPC, gRPC-Web and REST; CA certificate {dir}/tls/ca.pem)"
+    );
+    println!(
+        "  issuer   : {public_url} (discovery: {public_url}/.well-known/openid-configuration)"
     );
     match password {
         Some(pw) => {
@@ -89,11 +97,26 @@ async fn run(cli: ServerCli) -> Result<()> {
             println!("{}", server::openapi_json()?);
             return Ok(());
         }
-        (Some(ServerCommand::Dev { data_dir, listen }), _) => {
+        (
+            Some(ServerCommand::Dev {
+                data_dir,
+                listen,
+                public_url,
+            }),
+            _,
+        ) => {
             // A busy port is refused before anything is created.
-            bound = Some(server::bind(dev::listen_addr(&data_dir, listen)?)?);
+            let listener = server::bind(dev::listen_addr(&data_dir, listen)?)?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| mcias_core::error::Error::internal(format!("listener: {e}")))?;
+            bound = Some(listener);
             let setup = dev::prepare(&data_dir, listen, &OsRandom)?;
-            (setup.config.clone(), Some(setup))
+            let mut config = setup.config.clone();
+            // The issuer follows where the server is reached, on every start.
+            config.set_public_url(public_url.unwrap_or_else(|| dev::public_url_for(addr)));
+            config.validate()?;
+            (config, Some(setup))
         }
         (None, Some(path)) => (Config::load(&path)?, None),
         (None, None) => {
@@ -143,6 +166,7 @@ async fn run(cli: ServerCli) -> Result<()> {
         print_dev_banner(
             setup,
             running.local_addr(),
+            config.public_url(),
             created_password.as_ref().map(|p| p.as_str()),
         );
     }

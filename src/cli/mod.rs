@@ -39,6 +39,11 @@ pub enum ServerCommand {
         /// Listen address (default 127.0.0.1:8443, or the one in DIR's config).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// The URL clients reach the server at, which is also the token
+        /// issuer (default https://localhost:PORT for a loopback address,
+        /// else https://ADDR:PORT; derived again on every start).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Prints the OpenAPI 3 document of the REST/JSON surface (as served at
     /// /openapi.json) and exits.

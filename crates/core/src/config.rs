@@ -43,6 +43,11 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address and port to listen on, e.g. `0.0.0.0:8443`.
     pub listen_addr: SocketAddr,
+    /// The URL clients reach the server at (`https://host[:port]`): the
+    /// token issuer (`iss`) and the base of every URL in discovery. Defaults
+    /// to `tokens.issuer`; one of the two is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// PEM certificate chain; required unless `insecure_plaintext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -94,7 +99,9 @@ pub struct MasterKeyConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokensConfig {
-    /// The `iss` claim, usually the server's public URL.
+    /// The `iss` claim: `server.public_url` (the older name of the same
+    /// setting; when both are set they must agree).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub issuer: String,
     /// The `aud` claim (default `mcias`).
     #[serde(default = "default_audience")]
@@ -321,6 +328,35 @@ impl Default for LogConfig {
     }
 }
 
+/// `scheme://host[:port][/path]`: https (http only with `insecure_plaintext`),
+/// a host, no query, fragment or user info.
+fn check_public_url(url: &str, plaintext: bool) -> Result<()> {
+    let rest = match url.split_once("://") {
+        Some(("https", rest)) => rest,
+        Some(("http", rest)) if plaintext => rest,
+        Some(("http", _)) => {
+            return Err(bad(
+                "server.public_url",
+                format!("{url:?}: must be https (http only with insecure_plaintext)"),
+            ));
+        }
+        _ => {
+            return Err(bad(
+                "server.public_url",
+                format!("{url:?}: must be an https URL such as \"https://mcias.example.com\""),
+            ));
+        }
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['?', '#', '@']) || rest.contains(char::is_whitespace) {
+        return Err(bad(
+            "server.public_url",
+            format!("{url:?}: needs a host, and no query, fragment, user info or spaces"),
+        ));
+    }
+    Ok(())
+}
+
 fn bad(key: &str, message: impl fmt::Display) -> Error {
     Error::invalid("invalid_config", format!("config key `{key}`: {message}"))
 }
@@ -344,10 +380,48 @@ impl Config {
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str) -> Result<Self> {
-        let config: Config = toml::from_str(text)
+        let mut config: Config = toml::from_str(text)
             .map_err(|e| Error::invalid("invalid_config", e.to_string().trim().to_owned()))?;
+        config.settle_public_url()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Makes `server.public_url` and `tokens.issuer` one value: either may
+    /// be given; both must agree when both are.
+    fn settle_public_url(&mut self) -> Result<()> {
+        let issuer = self.tokens.issuer.trim().to_owned();
+        match self.server.public_url.as_deref().map(str::trim) {
+            Some(url) if !issuer.is_empty() && url != issuer => Err(bad(
+                "server.public_url",
+                format!(
+                    "{url:?} differs from `tokens.issuer` {issuer:?}; set only server.public_url"
+                ),
+            )),
+            Some(url) => {
+                self.set_public_url(url.to_owned());
+                Ok(())
+            }
+            None if issuer.is_empty() => Err(bad(
+                "server.public_url",
+                "missing: the URL clients reach the server at, e.g. \"https://mcias.example.com\"",
+            )),
+            None => {
+                self.set_public_url(issuer);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets the public URL, which is also the token issuer.
+    pub fn set_public_url(&mut self, url: String) {
+        self.tokens.issuer = url.clone();
+        self.server.public_url = Some(url);
+    }
+
+    /// The URL clients reach the server at, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        self.tokens.issuer.trim_end_matches('/')
     }
 
     /// Serializes to TOML.
@@ -456,10 +530,8 @@ impl Config {
             }
             _ => {}
         }
+        check_public_url(&self.tokens.issuer, self.server.insecure_plaintext)?;
         let t = &self.tokens;
-        if t.issuer.trim().is_empty() {
-            return Err(bad("tokens.issuer", "must not be empty"));
-        }
         if t.audience.trim().is_empty() {
             return Err(bad("tokens.audience", "must not be empty"));
         }
@@ -578,7 +650,47 @@ access_ttl = "15m"
         let e = err(&text);
         assert!(e.contains("missing field `path`"), "{e}");
         let e = err(&VALID.replace("issuer = \"https://localhost:8443\"", ""));
-        assert!(e.contains("issuer"), "{e}");
+        assert!(
+            e.contains("server.public_url") && e.contains("missing"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn public_url_and_issuer_are_one_setting() -> Result<()> {
+        let only_url = VALID
+            .replace("issuer = \"https://localhost:8443\"", "")
+            .replace(
+                "listen_addr = \"127.0.0.1:8443\"",
+                "listen_addr = \"127.0.0.1:8443\"\npublic_url = \"https://id.example.com/\"",
+            );
+        let c = Config::parse(&only_url)?;
+        assert_eq!(c.tokens.issuer, "https://id.example.com/");
+        assert_eq!(c.public_url(), "https://id.example.com");
+        let c = Config::parse(VALID)?;
+        assert_eq!(
+            c.server.public_url.as_deref(),
+            Some("https://localhost:8443")
+        );
+        let both = VALID.replace(
+            "listen_addr = \"127.0.0.1:8443\"",
+            "listen_addr = \"127.0.0.1:8443\"\npublic_url = \"https://other.example.com\"",
+        );
+        let e = err(&both);
+        assert!(
+            e.contains("server.public_url") && e.contains("tokens.issuer"),
+            "{e}"
+        );
+        for bad_url in [
+            "localhost:8443",
+            "http://id.example.com",
+            "https://",
+            "https://a?b=c",
+        ] {
+            let e = err(&VALID.replace("https://localhost:8443", bad_url));
+            assert!(e.contains("server.public_url"), "{bad_url}: {e}");
+        }
+        Ok(())
     }
 
     #[test]
