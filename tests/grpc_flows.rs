@@ -1015,16 +1015,8 @@ async fn dev_issuer(data: &std::path::Path, extra: &[&str]) -> (String, String) 
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
         .build()
         .unwrap();
-    let doc: serde_json::Value = http
-        .get(format!(
-            "https://localhost:{port}/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("https://localhost:{port}/.well-known/openid-configuration");
+    let doc = common::get_json(&http, &url).await;
     child.kill().unwrap();
     child.wait().unwrap();
     (doc["issuer"].as_str().unwrap().to_owned(), banner)

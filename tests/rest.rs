@@ -749,14 +749,7 @@ async fn jwks_etag_and_discovery() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 
-    let d: Value = http
-        .get(format!("{base}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = common::get_json(&http, &format!("{base}/.well-known/openid-configuration")).await;
     assert_eq!(d["issuer"], "https://mcias.test");
     assert_eq!(d["jwks_uri"], "https://mcias.test/.well-known/jwks.json");
     assert_eq!(d["id_token_signing_alg_values_supported"], json!(["EdDSA"]));

@@ -351,15 +351,11 @@ async fn account_wide_invalidation_for_each_trigger() {
 }
 
 async fn jwks_kids(s: &TestServer) -> Vec<String> {
-    let v: Value = s
-        .http()
-        .get(format!("{}/.well-known/jwks.json", s.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = common::get_json(
+        &s.http(),
+        &format!("{}/.well-known/jwks.json", s.base_url()),
+    )
+    .await;
     v["keys"]
         .as_array()
         .unwrap()

@@ -278,6 +278,11 @@ burst = {}
     }
 }
 
+/// GETs `url` and parses the body as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// A request with `authorization: Bearer <token>`.
 pub fn authed<T>(msg: T, token: &str) -> Request<T> {
     let mut r = Request::new(msg);
