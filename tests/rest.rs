@@ -591,11 +591,16 @@ async fn binding_edge_cases_and_errors() {
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
     let body: Value = res.json().await.unwrap();
     assert!(body["token"].as_str().unwrap().starts_with("eyJ"));
     assert!(body["expiresAt"].as_str().unwrap().ends_with('Z'));
     for (body, needle) in [
         (r#"{"username":"alice","colour":"red"}"#, "colour"),
+        (
+            r#"{"username":"alice","username":"admin"}"#,
+            "appears twice",
+        ),
         (r#"{"username":5}"#, "string"),
         (r#"{"username":"alice""#, "EOF"),
         ("[]", "invalid"),

@@ -100,9 +100,67 @@ pub fn to_json(msg: &DynamicMessage) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Checks that no JSON object in `bytes` names a key twice: serde would keep
+/// the last value silently, so `{"username":"a","username":"b"}` is refused.
+fn reject_duplicate_keys(bytes: &[u8]) -> Result<(), String> {
+    use serde::de::{Deserializer as _, MapAccess, SeqAccess, Visitor};
+    struct Unique;
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "key {key:?} appears twice in one object"
+                    )));
+                }
+                map.next_value_seed(UniqueSeed)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(UniqueSeed)?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    struct UniqueSeed;
+    impl<'de> serde::de::DeserializeSeed<'de> for UniqueSeed {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Unique)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.deserialize_any(Unique)
+        .map_err(|e| format!("invalid JSON body: {e}"))
+}
+
 /// Parses proto3 JSON (lowerCamelCase or proto names) into a message,
-/// refusing unknown fields.
+/// refusing unknown fields and keys given twice.
 pub fn from_json(desc: &MessageDescriptor, bytes: &[u8]) -> Result<DynamicMessage, String> {
+    reject_duplicate_keys(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let msg = DynamicMessage::deserialize_with_options(
         desc.clone(),
@@ -397,8 +455,23 @@ pub async fn call_rpc(
         .map_err(|e| tonic::Status::internal(format!("decoding the answer: {e}")))
 }
 
-/// Handles one REST request.
+/// Handles one REST request. API answers (tokens, accounts, secrets shown
+/// once) are never stored by caches: `Cache-Control: no-store`.
 pub async fn handle<B>(state: &RestState, req: Request<B>) -> Result<Response<Body>, Infallible>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Ok(mut res) = handle_uncached(state, req).await;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn handle_uncached<B>(
+    state: &RestState,
+    req: Request<B>,
+) -> Result<Response<Body>, Infallible>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -474,6 +547,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_json_keys_are_refused() {
+        assert!(reject_duplicate_keys(br#"{"a":1,"b":[{"c":2},{"c":3}]}"#).is_ok());
+        let e = reject_duplicate_keys(br#"{"username":"a","username":"b"}"#).unwrap_err();
+        assert!(e.contains("\"username\" appears twice"), "{e}");
+        assert!(reject_duplicate_keys(br#"{"a":{"x":1,"x":2}}"#).is_err());
+        assert!(reject_duplicate_keys(br#"[{"x":1},{"y":[{"z":0,"z":0}]}]"#).is_err());
+    }
 
     #[test]
     fn percent_decoding() {
