@@ -4,12 +4,16 @@
 mod accounts;
 mod auth;
 mod keyring;
+mod maintenance;
 mod offline;
 mod revocation;
 mod sessions;
 
 pub use accounts::{AccountPage, PgCreds};
 pub use keyring::KeyRing;
+pub use maintenance::{
+    MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,
+};
 pub use offline::{VerifyReport, open_readonly, restore, verify};
 pub use revocation::RevocationSet;
 pub use sessions::{AccountVersions, Introspection, RefreshSecrets};
