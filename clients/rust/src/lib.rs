@@ -27,6 +27,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
@@ -156,6 +157,45 @@ fn missing(what: &str) -> Error {
     }
 }
 
+/// The endpoint for `server`: `https://` unless the URL says `http://`,
+/// TLS with the CA file or the system roots, the host name checked.
+fn endpoint(server: &str, ca_cert: Option<&Path>, options: &ConnectOptions) -> Result<Endpoint> {
+    let url = if server.starts_with("https://") || server.starts_with("http://") {
+        server.trim_end_matches('/').to_owned()
+    } else {
+        format!("https://{}", server.trim_end_matches('/'))
+    };
+    let mut endpoint = Endpoint::from_shared(url).map_err(|e| Error::Config(e.to_string()))?;
+    if let Some(t) = options.connect_timeout {
+        endpoint = endpoint.connect_timeout(t);
+    }
+    if let Some(t) = options.timeout {
+        endpoint = endpoint.timeout(t);
+    }
+    if endpoint.uri().scheme_str() == Some("http") {
+        return Ok(endpoint);
+    }
+    let mut tls = ClientTlsConfig::new();
+    if let Some(host) = endpoint.uri().host() {
+        tls = tls.domain_name(host.trim_start_matches('[').trim_end_matches(']'));
+    }
+    tls = match ca_cert {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::Config(format!(
+                    "cannot read the CA certificate {}: {e}",
+                    path.display()
+                ))
+            })?;
+            tls.ca_certificate(Certificate::from_pem(pem))
+        }
+        None => tls.with_native_roots(),
+    };
+    endpoint
+        .tls_config(tls)
+        .map_err(|e| Error::Config(format!("TLS configuration: {e}")))
+}
+
 /// The result of every client call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -172,6 +212,39 @@ pub struct AuditFilter {
     pub page_size: i32,
 }
 
+/// How [`Client::connect`] reaches the server.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// How long connecting may take (none: no limit of the client's own).
+    pub connect_timeout: Option<Duration>,
+    /// How long each call may take (none: no limit of the client's own).
+    pub timeout: Option<Duration>,
+}
+
+/// The `token_type_hint` of [`Client::introspect`] and
+/// [`Client::revoke_token_value`] (RFC 7662 / RFC 7009 spelling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHint {
+    /// An access token (a JWT): `access_token`.
+    Access,
+    /// A refresh token: `refresh_token`.
+    Refresh,
+}
+
+impl TokenHint {
+    /// The hint as the API spells it.
+    pub fn as_api(self) -> &'static str {
+        match self {
+            Self::Access => "access_token",
+            Self::Refresh => "refresh_token",
+        }
+    }
+}
+
+fn hint(h: Option<TokenHint>) -> String {
+    h.map(TokenHint::as_api).unwrap_or_default().to_owned()
+}
+
 /// An MCIAS client over gRPC with TLS. Cheap to clone; clones share the
 /// channel and the held token.
 #[derive(Debug, Clone)]
@@ -186,29 +259,47 @@ impl Client {
     /// with `token`. The connection is made on first use; call this inside a
     /// Tokio runtime.
     pub fn new(server: &str, ca_cert: Option<&Path>, token: Option<String>) -> Result<Self> {
-        let url = if server.starts_with("https://") || server.starts_with("http://") {
-            server.trim_end_matches('/').to_owned()
-        } else {
-            format!("https://{}", server.trim_end_matches('/'))
-        };
-        let mut tls = ClientTlsConfig::new();
-        tls = match ca_cert {
-            Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-                tls.ca_certificate(Certificate::from_pem(pem))
+        let channel = endpoint(server, ca_cert, &ConnectOptions::default())?.connect_lazy();
+        Ok(Self::over(channel, token))
+    }
+
+    /// A client for `server` connected now: unlike [`Client::new`], an
+    /// unreachable server or a failed TLS handshake is reported here, as
+    /// [`Error::Unavailable`] naming the cause. `server` is `host:port`,
+    /// `https://host:port`, or `http://host:port` for a plaintext server
+    /// (no TLS; for a loopback test server only). The CA file is read as in
+    /// [`Client::new`]; `options` bound the connection and every call.
+    pub async fn connect(
+        server: &str,
+        ca_cert: Option<&Path>,
+        token: Option<String>,
+        options: &ConnectOptions,
+    ) -> Result<Self> {
+        let endpoint = endpoint(server, ca_cert, options)?;
+        let url = endpoint.uri().to_string();
+        let channel = endpoint.connect().await.map_err(|e| {
+            let mut msg = format!("cannot connect to {}: {e}", url.trim_end_matches('/'));
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
             }
-            None => tls.with_native_roots(),
-        };
-        let channel = Endpoint::from_shared(url)
-            .map_err(|e| Error::Config(e.to_string()))?
-            .tls_config(tls)
-            .map_err(|e| Error::Config(e.to_string()))?
-            .connect_lazy();
-        Ok(Self {
+            Error::Unavailable(msg)
+        })?;
+        Ok(Self::over(channel, token))
+    }
+
+    fn over(channel: Channel, token: Option<String>) -> Self {
+        Self {
             channel,
             token: Arc::new(RwLock::new(token.unwrap_or_default())),
-        })
+        }
+    }
+
+    /// A client over the same connection that holds `token` instead, on
+    /// its own: changing either client's token leaves the other's alone.
+    pub fn with_token(&self, token: Option<String>) -> Self {
+        Self::over(self.channel.clone(), token)
     }
 
     /// The token the client currently sends (empty when none).
@@ -344,14 +435,7 @@ impl Client {
         let mut out = Vec::new();
         let mut page_token = String::new();
         loop {
-            let res = self
-                .accounts()
-                .list_accounts(self.req(pb::ListAccountsRequest {
-                    page_size,
-                    page_token,
-                }))
-                .await?
-                .into_inner();
+            let res = self.list_accounts_page(page_size, &page_token).await?;
             out.extend(res.accounts);
             if res.next_page_token.is_empty() {
                 return Ok(out);
@@ -478,22 +562,225 @@ impl Client {
         let mut out = Vec::new();
         let mut page_token = String::new();
         loop {
-            let res = self
-                .admin()
-                .list_audit_events(self.req(pb::ListAuditEventsRequest {
-                    account_id: filter.account_id.clone(),
-                    event_type: filter.event_type.clone(),
-                    since: filter.since,
-                    page_size: filter.page_size,
-                    page_token,
-                }))
-                .await?
-                .into_inner();
+            let res = self.list_audit_events_page(filter, &page_token).await?;
             out.extend(res.events);
             if res.next_page_token.is_empty() {
                 return Ok(out);
             }
             page_token = res.next_page_token;
         }
+    }
+    /// Exchanges a refresh token for a new access token and refresh token
+    /// (the old refresh token is used up); the client then holds the new
+    /// access token. Needs no token.
+    pub async fn refresh_token(&self, refresh_token: &str) -> Result<pb::RefreshTokenResponse> {
+        let res = self
+            .auth()
+            .refresh_token(tonic::Request::new(pb::RefreshTokenRequest {
+                refresh_token: refresh_token.to_owned(),
+            }))
+            .await?
+            .into_inner();
+        self.set_token(Some(res.token.clone()));
+        Ok(res)
+    }
+
+    /// Logs a system account in with its client secret (the OAuth 2.0
+    /// client_credentials grant); the client then holds the token. No
+    /// refresh token is issued.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<pb::ClientCredentialsResponse> {
+        let res = self
+            .auth()
+            .client_credentials(tonic::Request::new(pb::ClientCredentialsRequest {
+                client_id: client_id.to_owned(),
+                client_secret: client_secret.to_owned(),
+            }))
+            .await?
+            .into_inner();
+        self.set_token(Some(res.token.clone()));
+        Ok(res)
+    }
+
+    /// Invalidates every access and refresh token of an account, on every
+    /// device: `account_id` empty for the caller's own account, another
+    /// account's id for an admin.
+    pub async fn sign_out_everywhere(&self, account_id: &str) -> Result<()> {
+        self.auth()
+            .sign_out_everywhere(self.req(pb::SignOutEverywhereRequest {
+                account_id: account_id.to_owned(),
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the caller's own password.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<()> {
+        self.auth()
+            .change_password(self.req(pb::ChangePasswordRequest {
+                current_password: current.to_owned(),
+                new_password: new.to_owned(),
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Starts TOTP enrollment for the caller: the secret and the otpauth
+    /// URI to show (as a QR code) once; [`Client::confirm_totp`] activates
+    /// it.
+    pub async fn enroll_totp(&self) -> Result<pb::EnrollTotpResponse> {
+        Ok(self
+            .auth()
+            .enroll_totp(self.req(pb::EnrollTotpRequest {}))
+            .await?
+            .into_inner())
+    }
+
+    /// Activates the caller's pending TOTP enrollment with a current code.
+    pub async fn confirm_totp(&self, code: &str) -> Result<()> {
+        self.auth()
+            .confirm_totp(self.req(pb::ConfirmTotpRequest {
+                code: code.to_owned(),
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes an account's TOTP factor, pending or enabled (admin).
+    pub async fn remove_totp(&self, account_id: &str) -> Result<()> {
+        self.auth()
+            .remove_totp(self.req(pb::RemoveTotpRequest {
+                account_id: account_id.to_owned(),
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Describes an access or refresh token (RFC 7662). An inactive token is
+    /// not an error: `active` is false.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        hint: Option<TokenHint>,
+    ) -> Result<pb::IntrospectTokenResponse> {
+        Ok(self
+            .tokens()
+            .introspect_token(self.req(pb::IntrospectTokenRequest {
+                token: token.to_owned(),
+                token_type_hint: self::hint(hint),
+            }))
+            .await?
+            .into_inner())
+    }
+
+    /// Revokes a token given its value (RFC 7009): an access token, or a
+    /// refresh token together with its whole family. An unknown token is not
+    /// an error. Needs no token.
+    pub async fn revoke_token_value(&self, token: &str, hint: Option<TokenHint>) -> Result<()> {
+        self.tokens()
+            .revoke_token_value(tonic::Request::new(pb::RevokeTokenValueRequest {
+                token: token.to_owned(),
+                token_type_hint: self::hint(hint),
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Makes a new Ed25519 key the one that signs new tokens and returns
+    /// its `kid`; earlier keys keep verifying their tokens (admin).
+    pub async fn rotate_signing_key(&self) -> Result<String> {
+        Ok(self
+            .admin()
+            .rotate_signing_key(self.req(pb::RotateSigningKeyRequest {}))
+            .await?
+            .into_inner()
+            .kid)
+    }
+
+    /// Makes a new secret the one that protects new refresh tokens at rest
+    /// and returns its id; earlier refresh tokens keep working (admin).
+    pub async fn rotate_refresh_key(&self) -> Result<String> {
+        Ok(self
+            .admin()
+            .rotate_refresh_key(self.req(pb::RotateRefreshKeyRequest {}))
+            .await?
+            .into_inner()
+            .key_id)
+    }
+
+    /// Sets a new client secret for a system account and returns it; it
+    /// cannot be read again and the previous one stops working (admin).
+    pub async fn rotate_client_secret(&self, account_id: &str) -> Result<String> {
+        Ok(self
+            .accounts()
+            .rotate_client_secret(self.req(pb::RotateClientSecretRequest {
+                account_id: account_id.to_owned(),
+            }))
+            .await?
+            .into_inner()
+            .client_secret)
+    }
+
+    /// The account named `username` (case-insensitive), looked up page by
+    /// page with `page_size` per call; [`Error::NotFound`] when there is
+    /// none (admin).
+    pub async fn find_account_by_username(
+        &self,
+        username: &str,
+        page_size: i32,
+    ) -> Result<pb::Account> {
+        let wanted = username.to_lowercase();
+        let mut page_token = String::new();
+        loop {
+            let page = self.list_accounts_page(page_size, &page_token).await?;
+            if let Some(a) = page.accounts.into_iter().find(|a| a.username == wanted) {
+                return Ok(a);
+            }
+            if page.next_page_token.is_empty() {
+                return Err(Error::NotFound(format!("no account named {username:?}")));
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// One page of accounts that are not deleted, from `page_token` (empty
+    /// for the first page) (admin).
+    pub async fn list_accounts_page(
+        &self,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<pb::ListAccountsResponse> {
+        Ok(self
+            .accounts()
+            .list_accounts(self.req(pb::ListAccountsRequest {
+                page_size,
+                page_token: page_token.to_owned(),
+            }))
+            .await?
+            .into_inner())
+    }
+
+    /// One page of matching audit events, newest first, from `page_token`
+    /// (empty for the first page); `filter.page_size` events at most
+    /// (admin).
+    pub async fn list_audit_events_page(
+        &self,
+        filter: &AuditFilter,
+        page_token: &str,
+    ) -> Result<pb::ListAuditEventsResponse> {
+        Ok(self
+            .admin()
+            .list_audit_events(self.req(pb::ListAuditEventsRequest {
+                account_id: filter.account_id.clone(),
+                event_type: filter.event_type.clone(),
+                since: filter.since,
+                page_size: filter.page_size,
+                page_token: page_token.to_owned(),
+            }))
+            .await?
+            .into_inner())
     }
 }

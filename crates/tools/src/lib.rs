@@ -1,8 +1,11 @@
-//! The operator tools: `mciasctl` (`ctl`, `ctl_run`: a gRPC client of a
-//! running server) and `mciasdb` (`db`, `db_run`: offline, on the database
-//! through `mcias-core`), with what they share: `output` (tables, JSON lines,
-//! times, QR codes) and `prompt` (secrets from the terminal or stdin). The
-//! clap definitions (`ctl`, `db`) also feed the man pages (`crates/mangen`).
+//! The operator tools, organised by command: `ctl` (`mciasctl`, a client of
+//! a running server through `mcias-client`) and `db` (`mciasdb`, offline on
+//! the database through `mcias-core`'s `idm`), each with its clap
+//! definitions (`cli`, which also feed the man pages in `crates/mangen`)
+//! and one module per noun; and what both share: `args` (argument types),
+//! `render` (accounts, roles, credentials, audit events), `output`
+//! (tables, JSON lines, times, QR codes), `prompt` (secrets from the
+//! terminal or stdin) and `exit` (exit statuses and the runtime).
 
 #![cfg_attr(
     not(test),
@@ -16,9 +19,10 @@
     )
 )]
 
+pub mod args;
 pub mod ctl;
-pub mod ctl_run;
 pub mod db;
-pub mod db_run;
+pub mod exit;
 pub mod output;
 pub mod prompt;
+pub mod render;

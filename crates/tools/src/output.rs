@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::ctl::Output;
+use crate::args::Output;
 
 /// Prints records as a table or as one JSON object per line.
 #[derive(Debug, Clone, Copy)]

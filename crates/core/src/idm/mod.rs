@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod keyring;
+mod maintenance;
 mod offline;
 mod revocation;
 mod sessions;
@@ -11,6 +12,9 @@ mod sessions;
 pub use accounts::{AccountPage, PgCreds};
 pub use auth::backoff_secs;
 pub use keyring::KeyRing;
+pub use maintenance::{
+    MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,
+};
 pub use offline::{VerifyReport, open_readonly, restore, verify};
 pub use revocation::RevocationSet;
 pub use sessions::{AccountVersions, Introspection, RefreshSecrets};

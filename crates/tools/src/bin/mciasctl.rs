@@ -8,5 +8,5 @@ use clap::Parser;
 use mcias_tools::ctl::CtlCli;
 
 fn main() -> ExitCode {
-    mcias_tools::ctl_run::main(CtlCli::parse())
+    mcias_tools::ctl::main(CtlCli::parse())
 }

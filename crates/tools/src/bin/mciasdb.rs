@@ -8,5 +8,5 @@ use clap::Parser;
 use mcias_tools::db::DbCli;
 
 fn main() -> ExitCode {
-    mcias_tools::db_run::main(DbCli::parse())
+    mcias_tools::db::main(DbCli::parse())
 }

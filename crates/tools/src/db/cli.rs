@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::args::{AccountRole, EventFilter, PgTarget};
+
 /// `mciasdb`: offline database maintenance.
 #[derive(Debug, Parser)]
 #[command(
@@ -197,19 +199,9 @@ pub enum DbRoleCommand {
         account: String,
     },
     /// Adds a role.
-    Grant {
-        /// Account id or username.
-        account: String,
-        /// The role.
-        role: String,
-    },
+    Grant(AccountRole),
     /// Removes a role.
-    Revoke {
-        /// Account id or username.
-        account: String,
-        /// The role.
-        role: String,
-    },
+    Revoke(AccountRole),
 }
 
 /// `token ...`.
@@ -264,13 +256,9 @@ pub enum DbAuditCommand {
         /// username).
         #[arg(long)]
         account: Option<String>,
-        /// Only events of this type, e.g. login_failure.
-        #[arg(long = "type", value_name = "TYPE")]
-        event_type: Option<String>,
-        /// Only events at or after this time: RFC 3339, Unix seconds, or an
-        /// age such as 15m, 1h, 7d.
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
+        /// By event type and time.
+        #[command(flatten)]
+        filter: EventFilter,
         /// At most this many events.
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
@@ -289,20 +277,9 @@ pub enum DbPgcredsCommand {
     /// Stores credentials; the password is prompted twice or read with
     /// --password-stdin, never given as an argument.
     Set {
-        /// Account id or username.
-        account: String,
-        /// Database host.
-        #[arg(long)]
-        host: String,
-        /// Database port.
-        #[arg(long, default_value_t = 5432)]
-        port: u16,
-        /// Database name.
-        #[arg(long)]
-        database: String,
-        /// Database user.
-        #[arg(long)]
-        username: String,
+        /// The account and where the credentials point.
+        #[command(flatten)]
+        target: PgTarget,
         /// Read the password from standard input (one line, or two identical
         /// lines).
         #[arg(long)]

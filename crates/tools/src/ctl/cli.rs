@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::args::{AccountRole, EventFilter, PgTarget};
+
 /// The server used when neither `--server` nor `MCIAS_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "https://localhost:8443";
 
@@ -51,14 +53,7 @@ pub struct CtlCli {
     pub command: CtlCommand,
 }
 
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Human-readable, aligned columns.
-    Table,
-    /// One JSON object per line (stable field names).
-    Json,
-}
+pub use crate::args::Output;
 
 /// `mciasctl` commands.
 #[derive(Debug, Subcommand)]
@@ -168,12 +163,11 @@ pub enum TokenHint {
     Refresh,
 }
 
-impl TokenHint {
-    /// The hint as the API spells it.
-    pub fn as_api(self) -> &'static str {
-        match self {
-            Self::Access => "access_token",
-            Self::Refresh => "refresh_token",
+impl From<TokenHint> for mcias_client::TokenHint {
+    fn from(h: TokenHint) -> Self {
+        match h {
+            TokenHint::Access => Self::Access,
+            TokenHint::Refresh => Self::Refresh,
         }
     }
 }
@@ -266,19 +260,9 @@ pub enum RoleCommand {
         roles: Vec<String>,
     },
     /// Adds a role.
-    Grant {
-        /// Account id or username.
-        account: String,
-        /// The role.
-        role: String,
-    },
+    Grant(AccountRole),
     /// Removes a role.
-    Revoke {
-        /// Account id or username.
-        account: String,
-        /// The role.
-        role: String,
-    },
+    Revoke(AccountRole),
 }
 
 /// `token ...`.
@@ -383,20 +367,9 @@ pub enum PgcredsCommand {
     /// Stores credentials; the password is prompted or read with
     /// --password-stdin, never given as an argument.
     Set {
-        /// Account id or username.
-        account: String,
-        /// Database host.
-        #[arg(long)]
-        host: String,
-        /// Database port.
-        #[arg(long, default_value_t = 5432)]
-        port: u16,
-        /// Database name.
-        #[arg(long)]
-        database: String,
-        /// Database user.
-        #[arg(long)]
-        username: String,
+        /// The account and where the credentials point.
+        #[command(flatten)]
+        target: PgTarget,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -412,13 +385,9 @@ pub enum AuditCommand {
         /// Only events whose actor or target is this account id.
         #[arg(long)]
         account: Option<String>,
-        /// Only events of this type, e.g. login_failure.
-        #[arg(long = "type", value_name = "TYPE")]
-        event_type: Option<String>,
-        /// Only events at or after this time: RFC 3339, Unix seconds, or an
-        /// age such as 15m, 1h, 7d.
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
+        /// By event type and time.
+        #[command(flatten)]
+        filter: EventFilter,
         /// At most this many events.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=500))]
         limit: i32,
