@@ -74,9 +74,12 @@ impl std::fmt::Debug for Store {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sql_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(sql_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql_err)?;
     Ok(())
 }
 
@@ -105,8 +108,9 @@ impl Store {
             )
         })?;
         configure(&writer)?;
-        let mode: String =
-            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(sql_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::internal(format!(
                 "database {} refused WAL mode (got {mode})",
@@ -144,7 +148,8 @@ impl Store {
         let c = Connection::open_with_flags(
             &self.inner.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        )
+        .map_err(sql_err)?;
         configure(&c)?;
         Ok(c)
     }
@@ -194,9 +199,11 @@ impl Store {
     ) -> Result<T> {
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
         let mut conn = lock(&self.inner.writer)?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
         let out = f(&tx)?;
-        tx.commit()?;
+        tx.commit().map_err(sql_err)?;
         Ok(out)
     }
 
@@ -236,12 +243,15 @@ impl Store {
                         version INTEGER PRIMARY KEY NOT NULL,
                         name TEXT NOT NULL,
                         applied_at INTEGER NOT NULL) STRICT",
-                )?;
-                let exists: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
-                    [version],
-                    |r| r.get(0),
-                )?;
+                )
+                .map_err(sql_err)?;
+                let exists: bool = tx
+                    .query_row(
+                        "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                        [version],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_err)?;
                 if exists {
                     return Ok(false);
                 }
@@ -250,7 +260,8 @@ impl Store {
                 tx.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                     rusqlite::params![version, name, now],
-                )?;
+                )
+                .map_err(sql_err)?;
                 Ok(true)
             })?;
             if done {
@@ -270,13 +281,13 @@ impl Store {
                 "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'server_config')",
                 [],
                 |r| r.get(0),
-            )?;
+            ).map_err(sql_err)?;
             if !has_table {
                 return Ok(None);
             }
             Ok(c
                 .query_row("SELECT value FROM server_config WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?)
+                .optional().map_err(sql_err)?)
         })
     }
 
@@ -288,12 +299,15 @@ impl Store {
             tx.execute(
                 "INSERT OR IGNORE INTO server_config (key, value) VALUES (?1, ?2)",
                 rusqlite::params![key, value],
-            )?;
-            Ok(tx.query_row(
-                "SELECT value FROM server_config WHERE key = ?1",
-                [key],
-                |r| r.get(0),
-            )?)
+            )
+            .map_err(sql_err)?;
+            Ok(tx
+                .query_row(
+                    "SELECT value FROM server_config WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?)
         })
     }
 
@@ -301,7 +315,8 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         self.read(|c| {
             Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                .map(|_| ())?)
+                .map(|_| ())
+                .map_err(sql_err)?)
         })
         .await
     }
@@ -309,7 +324,8 @@ impl Store {
     /// Checkpoints the WAL so the main file holds everything (clean shutdown).
     pub fn checkpoint(&self) -> Result<()> {
         self.read_blocking(|c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(sql_err)?;
             Ok(())
         })
     }
@@ -320,11 +336,36 @@ fn applied(c: &Connection) -> Result<Vec<i64>> {
         "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
         [],
         |r| r.get(0),
-    )?;
+    ).map_err(sql_err)?;
     if !has {
         return Ok(Vec::new());
     }
-    let mut stmt = c.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    let mut stmt = c
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .map_err(sql_err)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(sql_err)?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<i64>>>()
+        .map_err(sql_err)?)
+}
+
+/// The one conversion of SQLite errors into the crate's error: busy or
+/// locked is UNAVAILABLE (retryable), anything else INTERNAL with the detail
+/// for the log. Used with `map_err`, so `error.rs` knows nothing of SQLite.
+pub(super) fn sql_err(e: rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(ref f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Error::new(
+                crate::error::ErrorKind::Unavailable,
+                "database_busy",
+                "database is busy",
+            )
+        }
+        other => Error::internal(format!("database: {other}")),
+    }
 }

@@ -3,9 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Store;
 use super::audit::append;
 use super::tokens::insert_token;
+use super::{Store, sql_err};
 use crate::error::Result;
 use crate::model::{AuditEntry, NewToken, RefreshKeyRecord};
 
@@ -78,7 +78,7 @@ pub(super) fn insert(c: &Connection, r: &NewRefresh) -> Result<()> {
         "INSERT INTO refresh_tokens (hash, key_id, family_id, account_id, token_version, issued_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![r.hash, r.key_id, r.family_id, r.account_id, r.token_version, r.issued_at, r.expires_at],
-    )?;
+    ).map_err(sql_err)?;
     Ok(())
 }
 
@@ -101,7 +101,7 @@ fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
                 })
             },
         )
-        .optional()?)
+        .optional().map_err(sql_err)?)
 }
 
 /// Revokes a family's refresh tokens and its access tokens.
@@ -115,14 +115,21 @@ fn revoke_family(
         "UPDATE refresh_tokens SET revoked_at = ?2, successor_sealed = NULL
          WHERE family_id = ?1 AND revoked_at IS NULL",
         params![family, now],
-    )?;
-    let mut stmt = c.prepare_cached(
-        "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3
+    )
+    .map_err(sql_err)?;
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3
          WHERE family_id = ?1 AND revoked_at IS NULL AND expires_at >= ?2
          RETURNING jti, expires_at",
-    )?;
-    let rows = stmt.query_map(params![family, now, reason], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(params![family, now, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql_err)?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql_err)?)
 }
 
 impl Store {
@@ -131,7 +138,7 @@ impl Store {
         self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, secret_sealed, created_at, active FROM refresh_keys ORDER BY created_at",
-            )?;
+            ).map_err(sql_err)?;
             let rows = stmt.query_map([], |r| {
                 Ok(RefreshKeyRecord {
                     id: r.get(0)?,
@@ -139,8 +146,8 @@ impl Store {
                     created_at: r.get(2)?,
                     active: r.get(3)?,
                 })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            }).map_err(sql_err)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)?)
         })
         .await
     }
@@ -148,11 +155,11 @@ impl Store {
     /// Stores a new active refresh secret; older ones keep verifying.
     pub async fn insert_refresh_key(&self, key: RefreshKeyRecord, audit: AuditEntry) -> Result<()> {
         self.write(move |tx| {
-            tx.execute("UPDATE refresh_keys SET active = 0 WHERE active = 1", [])?;
+            tx.execute("UPDATE refresh_keys SET active = 0 WHERE active = 1", []).map_err(sql_err)?;
             tx.execute(
                 "INSERT INTO refresh_keys (id, secret_sealed, created_at, active) VALUES (?1, ?2, ?3, 1)",
                 params![key.id, key.secret_sealed, key.created_at],
-            )?;
+            ).map_err(sql_err)?;
             append(tx, &audit)
         })
         .await
@@ -191,7 +198,7 @@ impl Store {
                     tx.execute(
                         "UPDATE refresh_tokens SET used_at = ?2, successor_hash = ?3, successor_sealed = ?4 WHERE hash = ?1",
                         params![hash, now, successor.hash, successor.sealed],
-                    )?;
+                    ).map_err(sql_err)?;
                     insert(tx, &successor)?;
                     insert_token(tx, &access)?;
                     append(tx, &audit)?;
@@ -202,7 +209,7 @@ impl Store {
                         "SELECT successor_hash, successor_sealed FROM refresh_tokens WHERE hash = ?1",
                         [&hash],
                         |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?;
+                    ).map_err(sql_err)?;
                     if grace > 0
                         && now - used <= grace
                         && let (Some(next_hash), Some(sealed)) = row
@@ -249,7 +256,9 @@ impl Store {
     /// Deletes refresh tokens that expired before `before`.
     pub async fn prune_refresh_tokens(&self, before: i64) -> Result<usize> {
         self.write(move |tx| {
-            Ok(tx.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])?)
+            Ok(tx
+                .execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])
+                .map_err(sql_err)?)
         })
         .await
     }
