@@ -6,7 +6,7 @@ use super::audit::append;
 use super::tokens::{insert_token, revoke_all};
 use super::{Store, sql_err};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{AccountRecord, AccountStatus, AccountType, AuditEntry, NewToken};
+use crate::model::{AccountRecord, AccountStatus, AccountType, AuditEntry, LoginSuccess};
 
 /// The role that grants administration.
 pub const ADMIN_ROLE: &str = "admin";
@@ -78,9 +78,8 @@ fn roles_of(c: &Connection, id: &str) -> Result<Vec<String>> {
         .prepare_cached("SELECT role FROM account_roles WHERE account_id = ?1 ORDER BY role")
         .map_err(sql_err)?;
     let rows = stmt.query_map([id], |r| r.get(0)).map_err(sql_err)?;
-    Ok(rows
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .map_err(sql_err)?)
+    rows.collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(sql_err)
 }
 
 /// Refuses a change that would leave no active admin.
@@ -130,23 +129,6 @@ fn touch(c: &Connection, id: &str, now: i64) -> Result<()> {
     )
     .map_err(sql_err)?;
     Ok(())
-}
-
-/// A successful login's bookkeeping.
-#[derive(Debug, Clone)]
-pub struct LoginSuccess {
-    /// Account id.
-    pub account_id: String,
-    /// When.
-    pub now: i64,
-    /// A re-hash under current parameters, when the stored one was outdated.
-    pub new_hash: Option<String>,
-    /// The TOTP step accepted, when TOTP is enabled.
-    pub totp_step: Option<i64>,
-    /// The access token issued.
-    pub token: NewToken,
-    /// The refresh token issued with it (a new family).
-    pub refresh: Option<super::NewRefresh>,
 }
 
 impl Store {
@@ -206,18 +188,18 @@ impl Store {
         self.read(move |c| get_by(c, "username", &username)).await
     }
 
-    /// Whether an account with the admin role exists and is active (blocking,
-    /// start-up).
-    pub fn has_active_admin_blocking(&self) -> Result<bool> {
-        self.read_blocking(|c| {
-            Ok(c.query_row(
+    /// Whether an account with the admin role exists and is active.
+    pub async fn has_active_admin(&self) -> Result<bool> {
+        self.read(|c| {
+            c.query_row(
                 "SELECT EXISTS(SELECT 1 FROM accounts a JOIN account_roles r ON r.account_id = a.id
                  WHERE r.role = ?1 AND a.status = 1)",
                 [ADMIN_ROLE],
                 |r| r.get(0),
             )
-            .map_err(sql_err)?)
+            .map_err(sql_err)
         })
+        .await
     }
 
     /// Accounts that are not deleted, in id (= creation) order, after
@@ -479,9 +461,7 @@ impl Store {
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(sql_err)?;
-            Ok(rows
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql_err)?)
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }

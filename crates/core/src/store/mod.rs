@@ -8,18 +8,21 @@
 
 mod accounts;
 mod audit;
+mod backend;
 mod lock;
 mod offline;
 mod refresh;
+mod sqlite;
 mod tokens;
 
-pub use accounts::{ADMIN_ROLE, LoginSuccess};
+pub use crate::model::{LoginSuccess, NewRefresh, RefreshOutcome, RefreshRecord};
+pub use accounts::ADMIN_ROLE;
+pub use backend::{Backend, StoreFuture, StoreLock};
 pub use lock::{DbLock, lock_path};
 pub use offline::{
     MASTER_KEY_CHECK, MASTER_KEY_KDF, NewKeyMaterial, SealedValue, check_file_integrity,
     replace_database, sibling,
 };
-pub use refresh::{NewRefresh, RefreshOutcome, RefreshRecord};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -285,9 +288,9 @@ impl Store {
             if !has_table {
                 return Ok(None);
             }
-            Ok(c
+            c
                 .query_row("SELECT value FROM server_config WHERE key = ?1", [key], |r| r.get(0))
-                .optional().map_err(sql_err)?)
+                .optional().map_err(sql_err)
         })
     }
 
@@ -301,22 +304,21 @@ impl Store {
                 rusqlite::params![key, value],
             )
             .map_err(sql_err)?;
-            Ok(tx
-                .query_row(
-                    "SELECT value FROM server_config WHERE key = ?1",
-                    [key],
-                    |r| r.get(0),
-                )
-                .map_err(sql_err)?)
+            tx.query_row(
+                "SELECT value FROM server_config WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)
         })
     }
 
     /// A cheap query proving the database answers.
     pub async fn ping(&self) -> Result<()> {
         self.read(|c| {
-            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
                 .map(|_| ())
-                .map_err(sql_err)?)
+                .map_err(sql_err)
         })
         .await
     }
@@ -344,9 +346,8 @@ fn applied(c: &Connection) -> Result<Vec<i64>> {
         .prepare("SELECT version FROM schema_migrations ORDER BY version")
         .map_err(sql_err)?;
     let rows = stmt.query_map([], |r| r.get(0)).map_err(sql_err)?;
-    Ok(rows
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .map_err(sql_err)?)
+    rows.collect::<rusqlite::Result<Vec<i64>>>()
+        .map_err(sql_err)
 }
 
 /// The one conversion of SQLite errors into the crate's error: busy or

@@ -256,9 +256,7 @@ impl Store {
                     })
                 })
                 .map_err(sql_err)?;
-            Ok(rows
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql_err)?)
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
     }
 

@@ -7,71 +7,9 @@ use super::audit::append;
 use super::tokens::insert_token;
 use super::{Store, sql_err};
 use crate::error::Result;
-use crate::model::{AuditEntry, NewToken, RefreshKeyRecord};
-
-/// A refresh token to record.
-#[derive(Debug, Clone)]
-pub struct NewRefresh {
-    /// HMAC of the token value (hex).
-    pub hash: String,
-    /// The secret's id.
-    pub key_id: String,
-    /// The family (one per login or grant).
-    pub family_id: String,
-    /// The account.
-    pub account_id: String,
-    /// The account's token version at issue.
-    pub token_version: i64,
-    /// Issue time.
-    pub issued_at: i64,
-    /// Expiry.
-    pub expires_at: i64,
-    /// The token value sealed, kept only to hand the same successor out again
-    /// within the grace window.
-    pub sealed: Option<Vec<u8>>,
-}
-
-/// A stored refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshRecord {
-    /// HMAC of the value.
-    pub hash: String,
-    /// Family.
-    pub family_id: String,
-    /// Account.
-    pub account_id: String,
-    /// Token version at issue.
-    pub token_version: i64,
-    /// Issue time.
-    pub issued_at: i64,
-    /// Expiry.
-    pub expires_at: i64,
-    /// When it was used up.
-    pub used_at: Option<i64>,
-    /// When it was revoked.
-    pub revoked_at: Option<i64>,
-}
-
-/// What happened to a presented refresh token.
-#[derive(Debug)]
-pub enum RefreshOutcome {
-    /// Used up; the successor and the access token were recorded.
-    Rotated,
-    /// Already used, within the grace window: the sealed successor.
-    Replayed {
-        /// HMAC of the successor.
-        hash: String,
-        /// The successor value, sealed.
-        sealed: Vec<u8>,
-        /// The successor's expiry.
-        expires_at: i64,
-    },
-    /// Already used outside the grace window: the family is revoked, with
-    /// the access tokens issued from it (jti, expiry).
-    Reused(Vec<(String, i64)>),
-    /// Unknown, expired, revoked, or from an older token version.
-    Invalid,
-}
+use crate::model::{
+    AuditEntry, NewRefresh, NewToken, RefreshKeyRecord, RefreshOutcome, RefreshRecord,
+};
 
 pub(super) fn insert(c: &Connection, r: &NewRefresh) -> Result<()> {
     c.execute(
@@ -83,7 +21,7 @@ pub(super) fn insert(c: &Connection, r: &NewRefresh) -> Result<()> {
 }
 
 fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
-    Ok(c
+    c
         .query_row(
             "SELECT hash, family_id, account_id, token_version, issued_at, expires_at, used_at, revoked_at
              FROM refresh_tokens WHERE hash = ?1",
@@ -101,7 +39,7 @@ fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
                 })
             },
         )
-        .optional().map_err(sql_err)?)
+        .optional().map_err(sql_err)
 }
 
 /// Revokes a family's refresh tokens and its access tokens.
@@ -127,9 +65,7 @@ fn revoke_family(
     let rows = stmt
         .query_map(params![family, now, reason], |r| Ok((r.get(0)?, r.get(1)?)))
         .map_err(sql_err)?;
-    Ok(rows
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(sql_err)?)
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
 }
 
 impl Store {
@@ -147,7 +83,7 @@ impl Store {
                     active: r.get(3)?,
                 })
             }).map_err(sql_err)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)?)
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }
@@ -256,9 +192,8 @@ impl Store {
     /// Deletes refresh tokens that expired before `before`.
     pub async fn prune_refresh_tokens(&self, before: i64) -> Result<usize> {
         self.write(move |tx| {
-            Ok(tx
-                .execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])
-                .map_err(sql_err)?)
+            tx.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])
+                .map_err(sql_err)
         })
         .await
     }

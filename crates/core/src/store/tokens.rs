@@ -34,9 +34,7 @@ pub(super) fn revoke_all(
             Ok((r.get(0)?, r.get(1)?))
         })
         .map_err(sql_err)?;
-    Ok(rows
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(sql_err)?)
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
 }
 
 impl Store {
@@ -77,7 +75,7 @@ impl Store {
     /// One recorded token.
     pub async fn token(&self, jti: String) -> Result<Option<TokenRecord>> {
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT jti, account_id, issued_at, expires_at, revoked_at FROM tokens WHERE jti = ?1",
                 [jti],
                 |r| {
@@ -90,7 +88,7 @@ impl Store {
                     })
                 },
             )
-            .optional().map_err(sql_err)?)
+            .optional().map_err(sql_err)
         })
         .await
     }
@@ -128,7 +126,7 @@ impl Store {
                 "SELECT jti, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at >= ?1",
             ).map_err(sql_err)?;
             let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql_err)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)?)
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }
@@ -136,16 +134,15 @@ impl Store {
     /// Deletes token rows that expired before `before`; returns how many.
     pub async fn prune_tokens(&self, before: i64) -> Result<usize> {
         self.write(move |tx| {
-            Ok(tx
-                .execute("DELETE FROM tokens WHERE expires_at < ?1", [before])
-                .map_err(sql_err)?)
+            tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [before])
+                .map_err(sql_err)
         })
         .await
     }
 
-    /// All signing keys, newest first.
-    pub fn signing_keys_blocking(&self) -> Result<Vec<SigningKeyRecord>> {
-        self.read_blocking(|c| {
+    /// All unretired signing keys, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.read(|c| {
             let mut stmt = c
                 .prepare(
                     "SELECT kid, public_key, private_key_sealed, created_at, active, retire_after
@@ -164,21 +161,20 @@ impl Store {
                     })
                 })
                 .map_err(sql_err)?;
-            Ok(rows
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql_err)?)
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
+        .await
     }
 
     /// Stores a new active signing key; the previous active key stops
     /// signing and verifies until `retire_previous_after`.
-    pub fn insert_signing_key_blocking(
+    pub async fn insert_signing_key(
         &self,
         key: SigningKeyRecord,
         retire_previous_after: i64,
         audit: AuditEntry,
     ) -> Result<()> {
-        self.write_blocking(|tx| {
+        self.write(move |tx| {
             if key.active {
                 tx.execute(
                     "UPDATE signing_keys SET active = 0, retire_after = ?1 WHERE active = 1",
@@ -200,26 +196,28 @@ impl Store {
             .map_err(sql_err)?;
             append(tx, &audit)
         })
+        .await
     }
 
     /// Retires superseded signing keys whose verification period is over;
     /// returns their kids.
-    pub fn retire_signing_keys_blocking(&self, now: i64) -> Result<Vec<String>> {
-        self.write_blocking(|tx| {
+    pub async fn retire_signing_keys(&self, now: i64) -> Result<Vec<String>> {
+        self.write(move |tx| {
             let mut stmt = tx.prepare(
                 "UPDATE signing_keys SET retired_at = ?1
                  WHERE active = 0 AND retired_at IS NULL AND retire_after IS NOT NULL AND retire_after < ?1
                  RETURNING kid",
             ).map_err(sql_err)?;
             let rows = stmt.query_map([now], |r| r.get(0)).map_err(sql_err)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql_err)?)
+            rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql_err)
         })
+        .await
     }
 
     /// Stored credentials of an account.
     pub async fn pg_creds(&self, account_id: String) -> Result<Option<PgCredsRecord>> {
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT host, port, database, username, password_sealed FROM pg_credentials WHERE account_id = ?1",
                 [account_id],
                 |r| {
@@ -232,7 +230,7 @@ impl Store {
                     })
                 },
             )
-            .optional().map_err(sql_err)?)
+            .optional().map_err(sql_err)
         })
         .await
     }
