@@ -9,6 +9,8 @@
 mod accounts;
 mod audit;
 mod backend;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod lock;
 mod offline;
 mod refresh;
