@@ -141,6 +141,55 @@ fn refresh(hash: &str, family: &str, account: &str, version: i64, issued: i64) -
     }
 }
 
+/// A login of `a1` at `now` issuing `jti` (valid 900 s) in the family of
+/// `refresh`.
+fn login(jti: &str, now: i64, refresh: Option<NewRefresh>) -> LoginSuccess {
+    let family = refresh.as_ref().map(|r| r.family_id.as_str());
+    LoginSuccess {
+        account_id: "a1".to_owned(),
+        now,
+        new_hash: None,
+        totp_step: None,
+        token: token(jti, "a1", now, now + 900, family),
+        refresh,
+    }
+}
+
+async fn add_refresh_key(s: &dyn Backend, id: &str, at: i64) {
+    s.insert_refresh_key(
+        RefreshKeyRecord {
+            id: id.to_owned(),
+            secret_sealed: format!("sealed-{id}").into_bytes(),
+            created_at: at,
+            active: true,
+        },
+        event("refresh_key_create", at),
+    )
+    .await
+    .unwrap();
+}
+
+async fn set_status(
+    s: &dyn Backend,
+    id: &str,
+    status: AccountStatus,
+    at: i64,
+) -> crate::error::Result<(AccountRecord, Vec<(String, i64)>)> {
+    s.set_status(id.to_owned(), status, at, event("status", at))
+        .await
+}
+
+async fn revoke(s: &dyn Backend, jti: &str, reason: &str, at: i64) -> Option<i64> {
+    s.revoke_token(
+        jti.to_owned(),
+        reason.to_owned(),
+        at,
+        event("token_revoke", at),
+    )
+    .await
+    .unwrap()
+}
+
 /// How many audit events of `event_type` the backend holds.
 async fn count(s: &dyn Backend, event_type: &str) -> usize {
     s.list_audit(
@@ -238,14 +287,9 @@ pub async fn accounts(s: &dyn Backend) {
             .is_empty()
     );
     // Deleted accounts are not listed but can still be read.
-    s.set_status(
-        "a3".to_owned(),
-        AccountStatus::Deleted,
-        200,
-        event("account_delete", 200),
-    )
-    .await
-    .unwrap();
+    set_status(s, "a3", AccountStatus::Deleted, 200)
+        .await
+        .unwrap();
     assert_eq!(
         ids(s.list_accounts(None, 10).await.unwrap()),
         ["a1", "a2", "a4", "a5", "a6"]
@@ -284,25 +328,15 @@ pub async fn logins(s: &dyn Backend) {
     assert_eq!((a.failed_logins, a.locked_until), (3, 1060));
     assert_eq!(count(s, "login_failure").await, 3);
 
-    s.insert_refresh_key(
-        RefreshKeyRecord {
-            id: "rk1".to_owned(),
-            secret_sealed: vec![1; 8],
-            created_at: 1,
-            active: true,
-        },
-        event("refresh_key_create", 1),
-    )
-    .await
-    .unwrap();
+    add_refresh_key(s, "rk1", 1).await;
     s.login_succeeded(
         LoginSuccess {
-            account_id: "a1".to_owned(),
-            now: 1100,
             new_hash: Some("rehashed".to_owned()),
-            totp_step: None,
-            token: token("j1", "a1", 1100, 2000, Some("f1")),
-            refresh: Some(refresh("r1", "f1", "a1", a.token_version, 1100)),
+            ..login(
+                "j1",
+                1100,
+                Some(refresh("r1", "f1", "a1", a.token_version, 1100)),
+            )
         },
         event("login_success", 1100),
     )
@@ -337,12 +371,8 @@ pub async fn logins(s: &dyn Backend) {
         .await
         .unwrap();
     let with_step = |jti: &str, step| LoginSuccess {
-        account_id: "a1".to_owned(),
-        now: 1200,
-        new_hash: None,
         totp_step: Some(step),
-        token: token(jti, "a1", 1200, 2000, None),
-        refresh: None,
+        ..login(jti, 1200, None)
     };
     s.login_succeeded(with_step("j2", 11), event("login_success", 1200))
         .await
@@ -384,14 +414,9 @@ pub async fn logins(s: &dyn Backend) {
         .await
         .unwrap_err();
     assert_eq!(unknown.kind, ErrorKind::NotFound);
-    s.set_status(
-        "a1".to_owned(),
-        AccountStatus::Deleted,
-        1500,
-        event("account_delete", 1500),
-    )
-    .await
-    .unwrap();
+    set_status(s, "a1", AccountStatus::Deleted, 1500)
+        .await
+        .unwrap();
     let deleted = s
         .set_password("a1".to_owned(), "h".to_owned(), 1600, event("x", 1600))
         .await
@@ -412,13 +437,7 @@ pub async fn status(s: &dyn Backend) {
         .await
         .unwrap();
     let v0 = get(s, "a1").await.token_version;
-    let (a, revoked) = s
-        .set_status(
-            "a1".to_owned(),
-            AccountStatus::Suspended,
-            200,
-            event("status", 200),
-        )
+    let (a, revoked) = set_status(s, "a1", AccountStatus::Suspended, 200)
         .await
         .unwrap();
     assert_eq!((a.status, a.updated_at), (AccountStatus::Suspended, 200));
@@ -441,13 +460,7 @@ pub async fn status(s: &dyn Backend) {
         [("live".to_owned(), 5000)]
     );
 
-    let (a, revoked) = s
-        .set_status(
-            "a1".to_owned(),
-            AccountStatus::Active,
-            300,
-            event("status", 300),
-        )
+    let (a, revoked) = set_status(s, "a1", AccountStatus::Active, 300)
         .await
         .unwrap();
     assert_eq!(a.status, AccountStatus::Active);
@@ -455,32 +468,15 @@ pub async fn status(s: &dyn Backend) {
     assert!(revoked.is_empty());
     assert_eq!(count(s, "status").await, 2);
 
-    s.set_status(
-        "a1".to_owned(),
-        AccountStatus::Deleted,
-        400,
-        event("status", 400),
-    )
-    .await
-    .unwrap();
-    let e = s
-        .set_status(
-            "a1".to_owned(),
-            AccountStatus::Active,
-            500,
-            event("status", 500),
-        )
+    set_status(s, "a1", AccountStatus::Deleted, 400)
+        .await
+        .unwrap();
+    let e = set_status(s, "a1", AccountStatus::Active, 500)
         .await
         .err()
         .expect("refused");
     assert_err(e, ErrorKind::FailedPrecondition, "account_deleted");
-    let e = s
-        .set_status(
-            "zz".to_owned(),
-            AccountStatus::Active,
-            500,
-            event("status", 500),
-        )
+    let e = set_status(s, "zz", AccountStatus::Active, 500)
         .await
         .err()
         .expect("refused");
@@ -644,13 +640,7 @@ pub async fn roles(s: &dyn Backend) {
         .await
         .unwrap_err();
     assert_err(e, ErrorKind::FailedPrecondition, "last_admin");
-    let e = s
-        .set_status(
-            "a1".to_owned(),
-            AccountStatus::Inactive,
-            300,
-            event("status", 300),
-        )
+    let e = set_status(s, "a1", AccountStatus::Inactive, 300)
         .await
         .err()
         .expect("refused");
@@ -674,13 +664,7 @@ pub async fn roles(s: &dyn Backend) {
         .unwrap();
     assert!(s.roles("a1".to_owned()).await.unwrap().is_empty());
     assert!(s.has_active_admin().await.unwrap());
-    let e = s
-        .set_status(
-            "a2".to_owned(),
-            AccountStatus::Suspended,
-            500,
-            event("status", 500),
-        )
+    let e = set_status(s, "a2", AccountStatus::Suspended, 500)
         .await
         .err()
         .expect("refused");
@@ -694,14 +678,9 @@ pub async fn roles(s: &dyn Backend) {
     )
     .await
     .unwrap();
-    s.set_status(
-        "a1".to_owned(),
-        AccountStatus::Inactive,
-        600,
-        event("status", 600),
-    )
-    .await
-    .unwrap();
+    set_status(s, "a1", AccountStatus::Inactive, 600)
+        .await
+        .unwrap();
     let e = s
         .set_roles("a2".to_owned(), vec![], 700, event("roles_set", 700))
         .await
@@ -760,43 +739,13 @@ pub async fn tokens(s: &dyn Backend) {
     assert_eq!(count(s, "token_renew").await, 1);
 
     // Revoking one: idempotent, the first revocation time stays.
-    assert_eq!(
-        s.revoke_token(
-            "j2".to_owned(),
-            "logout".into(),
-            400,
-            event("token_revoke", 400)
-        )
-        .await
-        .unwrap(),
-        Some(1100)
-    );
-    assert_eq!(
-        s.revoke_token(
-            "j2".to_owned(),
-            "again".into(),
-            450,
-            event("token_revoke", 450)
-        )
-        .await
-        .unwrap(),
-        Some(1100)
-    );
+    assert_eq!(revoke(s, "j2", "logout", 400).await, Some(1100));
+    assert_eq!(revoke(s, "j2", "again", 450).await, Some(1100));
     assert_eq!(
         s.token("j2".to_owned()).await.unwrap().unwrap().revoked_at,
         Some(400)
     );
-    assert_eq!(
-        s.revoke_token(
-            "nope".to_owned(),
-            "x".into(),
-            400,
-            event("token_revoke", 400)
-        )
-        .await
-        .unwrap(),
-        None
-    );
+    assert_eq!(revoke(s, "nope", "x", 400).await, None);
 
     // Revoking all of an account's live tokens.
     for (jti, exp) in [("k1", 2000), ("k2", 3000), ("k3", 450)] {
@@ -864,27 +813,10 @@ pub async fn tokens(s: &dyn Backend) {
 /// revoke_refresh_family, prune_refresh_tokens.
 pub async fn refresh_families(s: &dyn Backend) {
     create(s, "a1", "alice", &[]).await;
-    s.insert_refresh_key(
-        RefreshKeyRecord {
-            id: "rk1".to_owned(),
-            secret_sealed: vec![1; 8],
-            created_at: 1,
-            active: true,
-        },
-        event("refresh_key_create", 1),
-    )
-    .await
-    .unwrap();
+    add_refresh_key(s, "rk1", 1).await;
     let v = get(s, "a1").await.token_version;
     s.login_succeeded(
-        LoginSuccess {
-            account_id: "a1".to_owned(),
-            now: 1000,
-            new_hash: None,
-            totp_step: None,
-            token: token("t1", "a1", 1000, 1900, Some("f1")),
-            refresh: Some(refresh("r1", "f1", "a1", v, 1000)),
-        },
+        login("t1", 1000, Some(refresh("r1", "f1", "a1", v, 1000))),
         event("login_success", 1000),
     )
     .await
@@ -983,14 +915,7 @@ pub async fn refresh_families(s: &dyn Backend) {
 
     // Invalid: unknown, expired, older token version. Nothing recorded.
     s.login_succeeded(
-        LoginSuccess {
-            account_id: "a1".to_owned(),
-            now: 2000,
-            new_hash: None,
-            totp_step: None,
-            token: token("u1", "a1", 2000, 2900, Some("f2")),
-            refresh: Some(refresh("q1", "f2", "a1", v, 2000)),
-        },
+        login("u1", 2000, Some(refresh("q1", "f2", "a1", v, 2000))),
         event("login_success", 2000),
     )
     .await
@@ -1210,17 +1135,7 @@ pub async fn signing_keys(s: &dyn Backend) {
 pub async fn refresh_keys(s: &dyn Backend) {
     assert!(s.refresh_keys().await.unwrap().is_empty());
     for (id, at) in [("rk1", 10), ("rk2", 20), ("rk3", 30)] {
-        s.insert_refresh_key(
-            RefreshKeyRecord {
-                id: id.to_owned(),
-                secret_sealed: format!("sealed-{id}").into_bytes(),
-                created_at: at,
-                active: true,
-            },
-            event("refresh_key_create", at),
-        )
-        .await
-        .unwrap();
+        add_refresh_key(s, id, at).await;
     }
     let keys = s.refresh_keys().await.unwrap();
     let view: Vec<(&str, bool, i64)> = keys

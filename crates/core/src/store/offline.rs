@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::audit::append;
-use super::tokens::revoke_all;
+use super::tokens::{TOKEN_COLUMNS, revoke_all, token_from_row};
 use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{AccountRecord, AuditEntry, TokenRecord};
@@ -238,23 +238,15 @@ impl Store {
     ) -> Result<Vec<TokenRecord>> {
         self.read_blocking(move |c| {
             let mut stmt = c
-                .prepare(
-                    "SELECT jti, account_id, issued_at, expires_at, revoked_at FROM tokens
+                .prepare(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens
                  WHERE (?1 IS NULL OR account_id = ?1)
                    AND (?2 OR (revoked_at IS NULL AND expires_at >= ?3))
-                 ORDER BY issued_at DESC, jti",
-                )
+                 ORDER BY issued_at DESC, jti"
+                ))
                 .map_err(sql_err)?;
             let rows = stmt
-                .query_map(params![account_id, all, now], |r| {
-                    Ok(TokenRecord {
-                        jti: r.get(0)?,
-                        account_id: r.get(1)?,
-                        issued_at: r.get(2)?,
-                        expires_at: r.get(3)?,
-                        revoked_at: r.get(4)?,
-                    })
-                })
+                .query_map(params![account_id, all, now], token_from_row)
                 .map_err(sql_err)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })

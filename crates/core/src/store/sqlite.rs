@@ -1,6 +1,7 @@
 //! [`Backend`] for the SQLite [`Store`]. The calls are the store's own async
 //! methods (one writer, a pool of readers, each on a blocking thread); the
-//! few that are blocking at start-up run here on a blocking thread.
+//! config values and the checkpoint, blocking calls used at start-up and
+//! shutdown, run here on a blocking thread.
 
 use super::backend::{Backend, StoreFuture, StoreLock};
 use super::{DbLock, Store};
@@ -66,6 +67,9 @@ impl Backend for Store {
         refresh_keys() -> Vec<RefreshKeyRecord>;
         insert_refresh_key(key: RefreshKeyRecord, audit: AuditEntry) -> ();
         refresh_token(hash: String) -> Option<RefreshRecord>;
+        rotate_refresh(hash: String, current_version: i64, now: i64, grace: i64,
+            successor: NewRefresh, access: NewToken, audit: AuditEntry, reuse_audit: AuditEntry)
+            -> RefreshOutcome;
         revoke_refresh_family(hash: String, now: i64, audit: AuditEntry) -> Option<Vec<(String, i64)>>;
         prune_refresh_tokens(before: i64) -> usize;
         signing_keys() -> Vec<SigningKeyRecord>;
@@ -76,31 +80,6 @@ impl Backend for Store {
         append_audit(entry: AuditEntry) -> ();
         list_audit(filter: AuditFilter, limit: u32) -> Vec<AuditRecord>;
         ping() -> ();
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn rotate_refresh(
-        &self,
-        hash: String,
-        current_version: i64,
-        now: i64,
-        grace: i64,
-        successor: NewRefresh,
-        access: NewToken,
-        audit: AuditEntry,
-        reuse_audit: AuditEntry,
-    ) -> StoreFuture<'_, RefreshOutcome> {
-        Box::pin(Store::rotate_refresh(
-            self,
-            hash,
-            current_version,
-            now,
-            grace,
-            successor,
-            access,
-            audit,
-            reuse_audit,
-        ))
     }
 
     fn config_value(&self, key: String) -> StoreFuture<'_, Option<Vec<u8>>> {

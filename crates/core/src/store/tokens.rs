@@ -7,6 +7,20 @@ use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, NewToken, PgCredsRecord, SigningKeyRecord, TokenRecord};
 
+/// The columns [`token_from_row`] reads.
+pub(super) const TOKEN_COLUMNS: &str = "jti, account_id, issued_at, expires_at, revoked_at";
+
+/// A [`TokenRecord`] from a row of [`TOKEN_COLUMNS`].
+pub(super) fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        jti: r.get(0)?,
+        account_id: r.get(1)?,
+        issued_at: r.get(2)?,
+        expires_at: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
+}
+
 pub(super) fn insert_token(c: &Connection, t: &NewToken) -> Result<()> {
     c.execute(
         "INSERT INTO tokens (jti, account_id, kind, issued_at, expires_at, family_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -76,19 +90,12 @@ impl Store {
     pub async fn token(&self, jti: String) -> Result<Option<TokenRecord>> {
         self.read(move |c| {
             c.query_row(
-                "SELECT jti, account_id, issued_at, expires_at, revoked_at FROM tokens WHERE jti = ?1",
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti = ?1"),
                 [jti],
-                |r| {
-                    Ok(TokenRecord {
-                        jti: r.get(0)?,
-                        account_id: r.get(1)?,
-                        issued_at: r.get(2)?,
-                        expires_at: r.get(3)?,
-                        revoked_at: r.get(4)?,
-                    })
-                },
+                token_from_row,
             )
-            .optional().map_err(sql_err)
+            .optional()
+            .map_err(sql_err)
         })
         .await
     }
