@@ -1,7 +1,11 @@
-//! The SQLite store: one writer connection, a small pool of readers, WAL,
+//! The store: [`Backend`], the contract every database backend implements
+//! (`backend.rs`, checked by the suite in `conformance.rs`), and [`Store`],
+//! the SQLite backend: one writer connection, a small pool of readers, WAL,
 //! foreign keys, embedded numbered migrations, and a narrow domain-shaped API
 //! (`create_account`, `revoke_token`, ...). Every call runs on a blocking
-//! thread so the async runtime never waits on SQLite.
+//! thread so the async runtime never waits on SQLite. The maintenance calls
+//! of `mciasdb` (backup, integrity, re-sealing, migrations) are `Store`'s
+//! own.
 //!
 //! The store never sees a request type and never decrypts: sealed columns are
 //! bytes here; sealing and opening happen in `idm`.
