@@ -259,3 +259,84 @@ pub struct AuditFilter {
     /// Ids strictly below this (paging).
     pub before_id: Option<i64>,
 }
+
+/// A successful login's bookkeeping.
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    /// Account id.
+    pub account_id: String,
+    /// When.
+    pub now: i64,
+    /// A re-hash under current parameters, when the stored one was outdated.
+    pub new_hash: Option<String>,
+    /// The TOTP step accepted, when TOTP is enabled.
+    pub totp_step: Option<i64>,
+    /// The access token issued.
+    pub token: NewToken,
+    /// The refresh token issued with it (a new family).
+    pub refresh: Option<NewRefresh>,
+}
+
+/// A refresh token to record.
+#[derive(Debug, Clone)]
+pub struct NewRefresh {
+    /// HMAC of the token value (hex).
+    pub hash: String,
+    /// The secret's id.
+    pub key_id: String,
+    /// The family (one per login or grant).
+    pub family_id: String,
+    /// The account.
+    pub account_id: String,
+    /// The account's token version at issue.
+    pub token_version: i64,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// The token value sealed, kept only to hand the same successor out again
+    /// within the grace window.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// HMAC of the value.
+    pub hash: String,
+    /// Family.
+    pub family_id: String,
+    /// Account.
+    pub account_id: String,
+    /// Token version at issue.
+    pub token_version: i64,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was used up.
+    pub used_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// What happened to a presented refresh token.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// Used up; the successor and the access token were recorded.
+    Rotated,
+    /// Already used, within the grace window: the sealed successor.
+    Replayed {
+        /// HMAC of the successor.
+        hash: String,
+        /// The successor value, sealed.
+        sealed: Vec<u8>,
+        /// The successor's expiry.
+        expires_at: i64,
+    },
+    /// Already used outside the grace window: the family is revoked, with
+    /// the access tokens issued from it (jti, expiry).
+    Reused(Vec<(String, i64)>),
+    /// Unknown, expired, revoked, or from an older token version.
+    Invalid,
+}

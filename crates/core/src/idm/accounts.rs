@@ -221,10 +221,7 @@ impl Idm {
         username: &str,
         password: Zeroizing<String>,
     ) -> Result<AccountRecord> {
-        let store = self.store.clone();
-        let has_admin = tokio::task::spawn_blocking(move || store.has_active_admin_blocking())
-            .await
-            .map_err(|e| Error::internal(format!("database task: {e}")))??;
+        let has_admin = self.store.has_active_admin().await?;
         if has_admin {
             return Err(Error::precondition(
                 "admin_exists",

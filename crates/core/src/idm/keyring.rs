@@ -14,7 +14,7 @@ use crate::crypto::keys::{self, Jwk};
 use crate::crypto::seal::{self, Aad, MasterKey};
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, Outcome, SigningKeyRecord};
-use crate::store::Store;
+use crate::store::Backend;
 
 /// One loaded generation of keys.
 pub struct Keys {
@@ -82,8 +82,8 @@ fn aad(kid: &str) -> Aad<'_> {
     Aad::new("signing_keys", "private_key_sealed", kid)
 }
 
-fn load(store: &Store, master: &MasterKey) -> Result<Keys> {
-    let records = store.signing_keys_blocking()?;
+async fn load(store: &dyn Backend, master: &MasterKey) -> Result<Keys> {
+    let records = store.signing_keys().await?;
     let mut verify = HashMap::new();
     let mut jwks = Vec::new();
     let mut active = None;
@@ -125,8 +125,8 @@ fn load(store: &Store, master: &MasterKey) -> Result<Keys> {
     })
 }
 
-fn create(
-    store: &Store,
+async fn create(
+    store: &dyn Backend,
     master: &MasterKey,
     clock: &dyn Clock,
     rng: &dyn SecureRandom,
@@ -144,36 +144,38 @@ fn create(
         active: true,
         retire_after: None,
     };
-    store.insert_signing_key_blocking(
-        rec,
-        retire_previous_after,
-        AuditEntry {
-            occurred_at: clock.now(),
-            event_type: "signing_key_create",
-            actor_id: actor,
-            target_id: Some(kid.clone()),
-            peer: None,
-            outcome: Outcome::Success,
-            details: serde_json::json!({ "previous_verifies_until": retire_previous_after }),
-        },
-    )?;
+    store
+        .insert_signing_key(
+            rec,
+            retire_previous_after,
+            AuditEntry {
+                occurred_at: clock.now(),
+                event_type: "signing_key_create",
+                actor_id: actor,
+                target_id: Some(kid.clone()),
+                peer: None,
+                outcome: Outcome::Success,
+                details: serde_json::json!({ "previous_verifies_until": retire_previous_after }),
+            },
+        )
+        .await?;
     tracing::info!(kid = %kid, "new Ed25519 signing key is active");
     Ok(kid)
 }
 
 impl KeyRing {
     /// Loads the stored keys, generating the first one when none exists.
-    pub fn load_or_create(
-        store: &Store,
+    pub async fn load_or_create(
+        store: &dyn Backend,
         master: &MasterKey,
         clock: &dyn Clock,
         rng: &dyn SecureRandom,
     ) -> Result<Self> {
-        if !store.signing_keys_blocking()?.iter().any(|r| r.active) {
-            create(store, master, clock, rng, clock.now(), None)?;
+        if !store.signing_keys().await?.iter().any(|r| r.active) {
+            create(store, master, clock, rng, clock.now(), None).await?;
         }
         Ok(Self {
-            current: RwLock::new(Arc::new(load(store, master)?)),
+            current: RwLock::new(Arc::new(load(store, master).await?)),
         })
     }
 
@@ -193,10 +195,10 @@ impl KeyRing {
     }
 
     /// Makes a new key active; the previous one verifies until
-    /// `now + verify_for` (blocking: call from a blocking thread).
-    pub fn rotate(
+    /// `now + verify_for`.
+    pub async fn rotate(
         &self,
-        store: &Store,
+        store: &dyn Backend,
         master: &MasterKey,
         clock: &dyn Clock,
         rng: &dyn SecureRandom,
@@ -210,17 +212,23 @@ impl KeyRing {
             rng,
             clock.now().saturating_add(verify_for),
             actor,
-        )?;
-        self.replace(load(store, master)?);
+        )
+        .await?;
+        self.replace(load(store, master).await?);
         Ok(kid)
     }
 
-    /// Retires superseded keys whose period is over (blocking).
-    pub fn retire(&self, store: &Store, master: &MasterKey, now: i64) -> Result<Vec<String>> {
-        let retired = store.retire_signing_keys_blocking(now)?;
+    /// Retires superseded keys whose period is over.
+    pub async fn retire(
+        &self,
+        store: &dyn Backend,
+        master: &MasterKey,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let retired = store.retire_signing_keys(now).await?;
         if !retired.is_empty() {
             tracing::info!(kids = ?retired, "retired signing keys");
-            self.replace(load(store, master)?);
+            self.replace(load(store, master).await?);
         }
         Ok(retired)
     }

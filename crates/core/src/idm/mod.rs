@@ -32,13 +32,13 @@ use crate::crypto::password::{Argon2Params, Hasher, PoolSize};
 use crate::crypto::seal::{self, Aad, MasterKey};
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, Outcome};
-use crate::store::Store;
+use crate::store::{Backend, Store, StoreLock};
 
 pub use crate::store::ADMIN_ROLE;
 
 /// The database lock held while a server runs; released when dropped.
 #[derive(Debug)]
-pub struct ServingLock(#[allow(dead_code)] crate::store::DbLock);
+pub struct ServingLock(#[allow(dead_code)] StoreLock);
 
 /// The audit actor of changes made by the offline tool.
 pub const OFFLINE_ACTOR: &str = "mciasdb";
@@ -126,7 +126,10 @@ pub struct IssuedToken {
 /// The identity manager: every operation of the product, over the store.
 #[derive(Debug)]
 pub struct Idm {
-    store: Store,
+    store: Arc<dyn Backend>,
+    /// The same database as `store`, for the SQLite maintenance calls of
+    /// the offline tool ([`Idm::store`], [`Idm::rekey`]).
+    sqlite: Store,
     key: MasterKey,
     rng: Arc<dyn SecureRandom>,
     clock: Arc<dyn Clock>,
@@ -270,19 +273,22 @@ impl Idm {
         };
         let path = config.database.path.clone();
         let (c2, r2) = (clock.clone(), rng.clone());
-        let (store, key, keys, hasher) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (sqlite, key, hasher) = tokio::task::spawn_blocking(move || -> Result<_> {
             let (store, key) = unlock(&path, &source, c2.as_ref(), r2.as_ref())?;
-            let keys = KeyRing::load_or_create(&store, &key, c2.as_ref(), r2.as_ref())?;
             let hasher = Hasher::new(&argon, r2.clone(), pool)?;
-            Ok((store, key, keys, hasher))
+            Ok((store, key, hasher))
         })
         .await
         .map_err(|e| Error::internal(format!("start-up task: {e}")))??;
+        let store: Arc<dyn Backend> = Arc::new(sqlite.clone());
+        let keys =
+            KeyRing::load_or_create(store.as_ref(), &key, clock.as_ref(), rng.as_ref()).await?;
         let revoked = RevocationSet::default();
         revoked.load(store.live_revocations(clock.now()).await?);
         let versions = AccountVersions::default();
         versions.load(store.token_versions().await?);
-        let refresh_secrets = RefreshSecrets::load(&store, &key, clock.now(), rng.as_ref()).await?;
+        let refresh_secrets =
+            RefreshSecrets::load(store.as_ref(), &key, clock.now(), rng.as_ref()).await?;
         Ok(Self {
             expect: jwt::Expect {
                 issuer: config.tokens.issuer.clone(),
@@ -290,6 +296,7 @@ impl Idm {
             },
             tokens: config.tokens.clone(),
             store,
+            sqlite,
             key,
             rng,
             clock,
@@ -304,29 +311,23 @@ impl Idm {
     /// The store (for the offline tool and benchmarks; the server uses the
     /// calls below).
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.sqlite
     }
 
     /// Takes the database lock for serving: `mciasdb` refuses to write while
     /// it is held, and it is refused while `mciasdb` writes.
     pub fn lock_for_serving(&self) -> Result<ServingLock> {
-        crate::store::DbLock::acquire(self.store.path()).map(ServingLock)
+        self.store.lock().map(ServingLock)
     }
 
     /// Writes the write-ahead log into the database file (at shutdown).
     pub async fn checkpoint(&self) -> Result<()> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.checkpoint())
-            .await
-            .map_err(|e| Error::internal(format!("checkpoint task: {e}")))?
+        self.store.checkpoint().await
     }
 
     /// Whether an active account holds the `admin` role.
     pub async fn has_active_admin(&self) -> Result<bool> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.has_active_admin_blocking())
-            .await
-            .map_err(|e| Error::internal(format!("database task: {e}")))?
+        self.store.has_active_admin().await
     }
 
     /// The current time.

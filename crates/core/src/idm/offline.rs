@@ -164,7 +164,7 @@ impl Idm {
             json!({ "source": if kdf.is_some() { "passphrase" } else { "keyfile" } }),
         );
         let rng = self.rng.clone();
-        self.store.reseal_all(
+        self.sqlite.reseal_all(
             |v| {
                 let aad = Aad::new(v.table, v.column, &v.row);
                 let plain = seal::open(&self.key, aad, &v.sealed)?;

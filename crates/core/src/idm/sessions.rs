@@ -15,7 +15,7 @@ use crate::crypto::jwt::{self, Claims};
 use crate::crypto::seal::{self, Aad, MasterKey};
 use crate::error::{Error, Result};
 use crate::model::{AccountStatus, AccountType, AuditEntry, Outcome, RefreshKeyRecord, TokenKind};
-use crate::store::{NewRefresh, RefreshOutcome, Store};
+use crate::store::{Backend, NewRefresh, RefreshOutcome};
 
 /// Bytes of randomness in a refresh token or client secret.
 const TOKEN_BYTES: usize = 32;
@@ -71,7 +71,7 @@ fn successor_aad(predecessor_hash: &str) -> Aad<'_> {
 impl RefreshSecrets {
     /// Loads the stored secrets (creating the first one when none exists).
     pub async fn load(
-        store: &Store,
+        store: &dyn Backend,
         master: &MasterKey,
         now: i64,
         rng: &dyn crate::clock::SecureRandom,
@@ -85,7 +85,7 @@ impl RefreshSecrets {
         Ok(this)
     }
 
-    async fn reload(&self, store: &Store, master: &MasterKey) -> Result<()> {
+    async fn reload(&self, store: &dyn Backend, master: &MasterKey) -> Result<()> {
         let mut map = HashMap::new();
         let mut active = String::new();
         for rec in store.refresh_keys().await? {
@@ -110,7 +110,7 @@ impl RefreshSecrets {
 
     async fn create(
         &self,
-        store: &Store,
+        store: &dyn Backend,
         master: &MasterKey,
         now: i64,
         rng: &dyn crate::clock::SecureRandom,
@@ -559,27 +559,18 @@ impl Idm {
     /// RotateSigningKey: a new key signs from now on; the previous one
     /// verifies until every token it signed has expired.
     pub async fn rotate_signing_key(&self, caller: &Caller) -> Result<String> {
-        let (store, key, clock, rng) = (
-            self.store.clone(),
-            self.key.clone(),
-            self.clock.clone(),
-            self.rng.clone(),
-        );
-        let keys = self.keys.clone();
         let verify_for = self.max_token_lifetime();
         let actor = caller.principal.as_ref().map(|p| p.account_id.clone());
-        tokio::task::spawn_blocking(move || {
-            keys.rotate(
-                &store,
-                &key,
-                clock.as_ref(),
-                rng.as_ref(),
+        self.keys
+            .rotate(
+                self.store.as_ref(),
+                &self.key,
+                self.clock.as_ref(),
+                self.rng.as_ref(),
                 verify_for,
                 actor,
             )
-        })
-        .await
-        .map_err(|e| Error::internal(format!("rotation task: {e}")))?
+            .await
     }
 
     /// RotateRefreshKey: a new secret protects new refresh tokens.
@@ -587,7 +578,7 @@ impl Idm {
         let actor = caller.principal.as_ref().map(|p| p.account_id.clone());
         self.refresh_secrets
             .create(
-                &self.store,
+                self.store.as_ref(),
                 &self.key,
                 self.clock.now(),
                 self.rng.as_ref(),
@@ -599,15 +590,10 @@ impl Idm {
     /// Key housekeeping: retire superseded signing keys whose period is over,
     /// and rotate the active one when the configured period has passed.
     pub async fn maintain_keys(&self) -> Result<()> {
-        let (store, key, keys, now) = (
-            self.store.clone(),
-            self.key.clone(),
-            self.keys.clone(),
-            self.clock.now(),
-        );
-        tokio::task::spawn_blocking(move || keys.retire(&store, &key, now))
-            .await
-            .map_err(|e| Error::internal(format!("retire task: {e}")))??;
+        let now = self.clock.now();
+        self.keys
+            .retire(self.store.as_ref(), &self.key, now)
+            .await?;
         if let Some(period) = self.tokens.signing_key_rotation
             && now.saturating_sub(self.keys.snapshot().active_since()) >= period.secs_i64()
         {

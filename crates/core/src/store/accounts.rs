@@ -2,11 +2,11 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::Store;
 use super::audit::append;
 use super::tokens::{insert_token, revoke_all};
+use super::{Store, sql_err};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{AccountRecord, AccountStatus, AccountType, AuditEntry, NewToken};
+use crate::model::{AccountRecord, AccountStatus, AccountType, AuditEntry, LoginSuccess};
 
 /// The role that grants administration.
 pub const ADMIN_ROLE: &str = "admin";
@@ -49,9 +49,11 @@ pub(super) fn finish((mut a, t, s): (AccountRecord, i64, i64)) -> Result<Account
 
 fn get_by(c: &Connection, column: &str, value: &str) -> Result<Option<AccountRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE {column} = ?1");
-    c.prepare_cached(&sql)?
+    c.prepare_cached(&sql)
+        .map_err(sql_err)?
         .query_row([value], from_row)
-        .optional()?
+        .optional()
+        .map_err(sql_err)?
         .map(finish)
         .transpose()
 }
@@ -72,28 +74,34 @@ fn require_live(c: &Connection, id: &str) -> Result<AccountRecord> {
 }
 
 fn roles_of(c: &Connection, id: &str) -> Result<Vec<String>> {
-    let mut stmt =
-        c.prepare_cached("SELECT role FROM account_roles WHERE account_id = ?1 ORDER BY role")?;
-    let rows = stmt.query_map([id], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+    let mut stmt = c
+        .prepare_cached("SELECT role FROM account_roles WHERE account_id = ?1 ORDER BY role")
+        .map_err(sql_err)?;
+    let rows = stmt.query_map([id], |r| r.get(0)).map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(sql_err)
 }
 
 /// Refuses a change that would leave no active admin.
 fn keep_an_admin(c: &Connection, changing: &str) -> Result<()> {
-    let is_admin: bool = c.query_row(
-        "SELECT EXISTS(SELECT 1 FROM account_roles WHERE account_id = ?1 AND role = ?2)",
-        params![changing, ADMIN_ROLE],
-        |r| r.get(0),
-    )?;
+    let is_admin: bool = c
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM account_roles WHERE account_id = ?1 AND role = ?2)",
+            params![changing, ADMIN_ROLE],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
     if !is_admin {
         return Ok(());
     }
-    let others: i64 = c.query_row(
-        "SELECT COUNT(*) FROM accounts a JOIN account_roles r ON r.account_id = a.id
+    let others: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM accounts a JOIN account_roles r ON r.account_id = a.id
          WHERE r.role = ?1 AND a.status = 1 AND a.id <> ?2",
-        params![ADMIN_ROLE, changing],
-        |r| r.get(0),
-    )?;
+            params![ADMIN_ROLE, changing],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
     if others == 0 {
         return Err(Error::precondition(
             "last_admin",
@@ -109,7 +117,8 @@ fn bump_version(c: &Connection, id: &str) -> Result<()> {
     c.execute(
         "UPDATE accounts SET token_version = token_version + 1 WHERE id = ?1",
         [id],
-    )?;
+    )
+    .map_err(sql_err)?;
     Ok(())
 }
 
@@ -117,25 +126,9 @@ fn touch(c: &Connection, id: &str, now: i64) -> Result<()> {
     c.execute(
         "UPDATE accounts SET updated_at = ?2 WHERE id = ?1",
         params![id, now],
-    )?;
+    )
+    .map_err(sql_err)?;
     Ok(())
-}
-
-/// A successful login's bookkeeping.
-#[derive(Debug, Clone)]
-pub struct LoginSuccess {
-    /// Account id.
-    pub account_id: String,
-    /// When.
-    pub now: i64,
-    /// A re-hash under current parameters, when the stored one was outdated.
-    pub new_hash: Option<String>,
-    /// The TOTP step accepted, when TOTP is enabled.
-    pub totp_step: Option<i64>,
-    /// The access token issued.
-    pub token: NewToken,
-    /// The refresh token issued with it (a new family).
-    pub refresh: Option<super::NewRefresh>,
 }
 
 impl Store {
@@ -171,14 +164,14 @@ impl Store {
                     ));
                 }
                 other => {
-                    other?;
+                    other.map_err(sql_err)?;
                 }
             }
             for role in &roles {
                 tx.execute(
                     "INSERT INTO account_roles (account_id, role) VALUES (?1, ?2)",
                     params![account.id, role],
-                )?;
+                ).map_err(sql_err)?;
             }
             append(tx, &audit)
         })
@@ -195,17 +188,18 @@ impl Store {
         self.read(move |c| get_by(c, "username", &username)).await
     }
 
-    /// Whether an account with the admin role exists and is active (blocking,
-    /// start-up).
-    pub fn has_active_admin_blocking(&self) -> Result<bool> {
-        self.read_blocking(|c| {
-            Ok(c.query_row(
+    /// Whether an account with the admin role exists and is active.
+    pub async fn has_active_admin(&self) -> Result<bool> {
+        self.read(|c| {
+            c.query_row(
                 "SELECT EXISTS(SELECT 1 FROM accounts a JOIN account_roles r ON r.account_id = a.id
                  WHERE r.role = ?1 AND a.status = 1)",
                 [ADMIN_ROLE],
                 |r| r.get(0),
-            )?)
+            )
+            .map_err(sql_err)
         })
+        .await
     }
 
     /// Accounts that are not deleted, in id (= creation) order, after
@@ -220,10 +214,11 @@ impl Store {
                 "SELECT {COLUMNS} FROM accounts WHERE status <> 4 AND (?1 IS NULL OR id > ?1)
                  ORDER BY id LIMIT ?2"
             );
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![after_id, limit], from_row)?;
-            rows.map(|r| r.map_err(Error::from).and_then(finish))
-                .collect()
+            let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![after_id, limit], from_row)
+                .map_err(sql_err)?;
+            rows.map(|r| r.map_err(sql_err).and_then(finish)).collect()
         })
         .await
     }
@@ -242,13 +237,13 @@ impl Store {
                 "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = ?1 RETURNING failed_logins",
                 [&account_id],
                 |r| r.get(0),
-            )?;
+            ).map_err(sql_err)?;
             let lock = lock_secs(failures);
             if lock > 0 {
                 tx.execute(
                     "UPDATE accounts SET locked_until = ?2 WHERE id = ?1",
                     params![account_id, now.saturating_add(lock)],
-                )?;
+                ).map_err(sql_err)?;
             }
             append(tx, &audit)?;
             Ok(failures)
@@ -265,7 +260,7 @@ impl Store {
                 let n = tx.execute(
                     "UPDATE accounts SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
                     params![s.account_id, step],
-                )?;
+                ).map_err(sql_err)?;
                 if n != 1 {
                     return Err(Error::unauthenticated());
                 }
@@ -273,12 +268,14 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE id = ?1",
                 [&s.account_id],
-            )?;
+            )
+            .map_err(sql_err)?;
             if let Some(h) = &s.new_hash {
                 tx.execute(
                     "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
                     params![s.account_id, h],
-                )?;
+                )
+                .map_err(sql_err)?;
             }
             insert_token(tx, &s.token)?;
             if let Some(r) = &s.refresh {
@@ -302,7 +299,7 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET password_hash = ?2, failed_logins = 0, locked_until = 0, updated_at = ?3 WHERE id = ?1",
                 params![account_id, hash, now],
-            )?;
+            ).map_err(sql_err)?;
             bump_version(tx, &account_id)?;
             append(tx, &audit)
         })
@@ -331,7 +328,8 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET status = ?2, updated_at = ?3 WHERE id = ?1",
                 params![account_id, status as i64, now],
-            )?;
+            )
+            .map_err(sql_err)?;
             append(tx, &audit)?;
             Ok((require(tx, &account_id)?, revoked))
         })
@@ -358,7 +356,7 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET totp_secret_sealed = ?2, totp_enabled = 0, updated_at = ?3 WHERE id = ?1",
                 params![account_id, sealed, now],
-            )?;
+            ).map_err(sql_err)?;
             append(tx, &audit)
         })
         .await
@@ -377,7 +375,7 @@ impl Store {
                 "UPDATE accounts SET totp_enabled = 1, totp_last_step = ?2, updated_at = ?3
                  WHERE id = ?1 AND totp_enabled = 0 AND totp_secret_sealed IS NOT NULL AND totp_last_step < ?2",
                 params![account_id, step, now],
-            )?;
+            ).map_err(sql_err)?;
             if n != 1 {
                 return Err(Error::precondition(
                     "totp_not_pending",
@@ -404,7 +402,7 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET totp_secret_sealed = NULL, totp_enabled = 0, updated_at = ?2 WHERE id = ?1",
                 params![account_id, now],
-            )?;
+            ).map_err(sql_err)?;
             bump_version(tx, &account_id)?;
             append(tx, &audit)?;
             Ok(true)
@@ -447,7 +445,8 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET client_secret_hash = ?2, updated_at = ?3 WHERE id = ?1",
                 params![account_id, hash, now],
-            )?;
+            )
+            .map_err(sql_err)?;
             append(tx, &audit)
         })
         .await
@@ -456,9 +455,13 @@ impl Store {
     /// Every account's token version (start-up).
     pub async fn token_versions(&self) -> Result<Vec<(String, i64)>> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT id, token_version FROM accounts")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let mut stmt = c
+                .prepare("SELECT id, token_version FROM accounts")
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }
@@ -488,12 +491,14 @@ impl Store {
             tx.execute(
                 "DELETE FROM account_roles WHERE account_id = ?1",
                 [&account_id],
-            )?;
+            )
+            .map_err(sql_err)?;
             for role in &roles {
                 tx.execute(
                     "INSERT OR IGNORE INTO account_roles (account_id, role) VALUES (?1, ?2)",
                     params![account_id, role],
-                )?;
+                )
+                .map_err(sql_err)?;
             }
             touch(tx, &account_id, now)?;
             bump_version(tx, &account_id)?;

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::Store;
+use super::{Store, sql_err};
 use crate::error::Result;
 use crate::model::{AuditEntry, AuditFilter, AuditRecord};
 
@@ -21,7 +21,7 @@ pub(super) fn append(c: &Connection, e: &AuditEntry) -> Result<()> {
             e.outcome.as_str(),
             e.details.to_string()
         ],
-    )?;
+    ).map_err(sql_err)?;
     Ok(())
 }
 
@@ -43,29 +43,31 @@ impl Store {
                    AND (?4 IS NULL OR id < ?4)
                  ORDER BY id DESC
                  LIMIT ?5",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    filter.account_id,
-                    filter.event_type,
-                    filter.since,
-                    filter.before_id,
-                    limit
-                ],
-                |r| {
-                    Ok(AuditRecord {
-                        id: r.get(0)?,
-                        occurred_at: r.get(1)?,
-                        event_type: r.get(2)?,
-                        actor_id: r.get(3)?,
-                        target_id: r.get(4)?,
-                        peer: r.get(5)?,
-                        outcome: r.get(6)?,
-                        details: r.get(7)?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            ).map_err(sql_err)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        filter.account_id,
+                        filter.event_type,
+                        filter.since,
+                        filter.before_id,
+                        limit
+                    ],
+                    |r| {
+                        Ok(AuditRecord {
+                            id: r.get(0)?,
+                            occurred_at: r.get(1)?,
+                            event_type: r.get(2)?,
+                            actor_id: r.get(3)?,
+                            target_id: r.get(4)?,
+                            peer: r.get(5)?,
+                            outcome: r.get(6)?,
+                            details: r.get(7)?,
+                        })
+                    },
+                )
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }

@@ -1,25 +1,34 @@
-//! The SQLite store: one writer connection, a small pool of readers, WAL,
+//! The store: [`Backend`], the contract every database backend implements
+//! (`backend.rs`, checked by the suite in `conformance.rs`), and [`Store`],
+//! the SQLite backend: one writer connection, a small pool of readers, WAL,
 //! foreign keys, embedded numbered migrations, and a narrow domain-shaped API
 //! (`create_account`, `revoke_token`, ...). Every call runs on a blocking
-//! thread so the async runtime never waits on SQLite.
+//! thread so the async runtime never waits on SQLite. The maintenance calls
+//! of `mciasdb` (backup, integrity, re-sealing, migrations) are `Store`'s
+//! own.
 //!
 //! The store never sees a request type and never decrypts: sealed columns are
 //! bytes here; sealing and opening happen in `idm`.
 
 mod accounts;
 mod audit;
+mod backend;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod lock;
 mod offline;
 mod refresh;
+mod sqlite;
 mod tokens;
 
-pub use accounts::{ADMIN_ROLE, LoginSuccess};
+pub use crate::model::{LoginSuccess, NewRefresh, RefreshOutcome, RefreshRecord};
+pub use accounts::ADMIN_ROLE;
+pub use backend::{Backend, StoreFuture, StoreLock};
 pub use lock::{DbLock, lock_path};
 pub use offline::{
     MASTER_KEY_CHECK, MASTER_KEY_KDF, NewKeyMaterial, SealedValue, check_file_integrity,
     replace_database, sibling,
 };
-pub use refresh::{NewRefresh, RefreshOutcome, RefreshRecord};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,9 +83,12 @@ impl std::fmt::Debug for Store {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sql_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(sql_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql_err)?;
     Ok(())
 }
 
@@ -105,8 +117,9 @@ impl Store {
             )
         })?;
         configure(&writer)?;
-        let mode: String =
-            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(sql_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::internal(format!(
                 "database {} refused WAL mode (got {mode})",
@@ -144,7 +157,8 @@ impl Store {
         let c = Connection::open_with_flags(
             &self.inner.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        )
+        .map_err(sql_err)?;
         configure(&c)?;
         Ok(c)
     }
@@ -194,9 +208,11 @@ impl Store {
     ) -> Result<T> {
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
         let mut conn = lock(&self.inner.writer)?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
         let out = f(&tx)?;
-        tx.commit()?;
+        tx.commit().map_err(sql_err)?;
         Ok(out)
     }
 
@@ -236,12 +252,15 @@ impl Store {
                         version INTEGER PRIMARY KEY NOT NULL,
                         name TEXT NOT NULL,
                         applied_at INTEGER NOT NULL) STRICT",
-                )?;
-                let exists: bool = tx.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
-                    [version],
-                    |r| r.get(0),
-                )?;
+                )
+                .map_err(sql_err)?;
+                let exists: bool = tx
+                    .query_row(
+                        "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                        [version],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql_err)?;
                 if exists {
                     return Ok(false);
                 }
@@ -250,7 +269,8 @@ impl Store {
                 tx.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                     rusqlite::params![version, name, now],
-                )?;
+                )
+                .map_err(sql_err)?;
                 Ok(true)
             })?;
             if done {
@@ -270,13 +290,13 @@ impl Store {
                 "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'server_config')",
                 [],
                 |r| r.get(0),
-            )?;
+            ).map_err(sql_err)?;
             if !has_table {
                 return Ok(None);
             }
-            Ok(c
+            c
                 .query_row("SELECT value FROM server_config WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?)
+                .optional().map_err(sql_err)
         })
     }
 
@@ -288,20 +308,23 @@ impl Store {
             tx.execute(
                 "INSERT OR IGNORE INTO server_config (key, value) VALUES (?1, ?2)",
                 rusqlite::params![key, value],
-            )?;
-            Ok(tx.query_row(
+            )
+            .map_err(sql_err)?;
+            tx.query_row(
                 "SELECT value FROM server_config WHERE key = ?1",
                 [key],
                 |r| r.get(0),
-            )?)
+            )
+            .map_err(sql_err)
         })
     }
 
     /// A cheap query proving the database answers.
     pub async fn ping(&self) -> Result<()> {
         self.read(|c| {
-            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                .map(|_| ())?)
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+                .map_err(sql_err)
         })
         .await
     }
@@ -309,7 +332,8 @@ impl Store {
     /// Checkpoints the WAL so the main file holds everything (clean shutdown).
     pub fn checkpoint(&self) -> Result<()> {
         self.read_blocking(|c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(sql_err)?;
             Ok(())
         })
     }
@@ -320,11 +344,35 @@ fn applied(c: &Connection) -> Result<Vec<i64>> {
         "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
         [],
         |r| r.get(0),
-    )?;
+    ).map_err(sql_err)?;
     if !has {
         return Ok(Vec::new());
     }
-    let mut stmt = c.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    let mut stmt = c
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .map_err(sql_err)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<i64>>>()
+        .map_err(sql_err)
+}
+
+/// The one conversion of SQLite errors into the crate's error: busy or
+/// locked is UNAVAILABLE (retryable), anything else INTERNAL with the detail
+/// for the log. Used with `map_err`, so `error.rs` knows nothing of SQLite.
+pub(super) fn sql_err(e: rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(ref f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Error::new(
+                crate::error::ErrorKind::Unavailable,
+                "database_busy",
+                "database is busy",
+            )
+        }
+        other => Error::internal(format!("database: {other}")),
+    }
 }

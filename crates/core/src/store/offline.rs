@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::Store;
 use super::audit::append;
-use super::tokens::revoke_all;
+use super::tokens::{TOKEN_COLUMNS, revoke_all, token_from_row};
+use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{AccountRecord, AuditEntry, TokenRecord};
 
@@ -68,12 +68,14 @@ fn sealed_values(c: &Connection) -> Result<Vec<SealedValue>> {
         ),
     ];
     for (table, column, sql) in sources {
-        let mut stmt = c.prepare(sql)?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
+        let mut stmt = c.prepare(sql).map_err(sql_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(sql_err)?;
         for row in rows {
-            let (row, sealed) = row?;
+            let (row, sealed) = row.map_err(sql_err)?;
             out.push(SealedValue {
                 table,
                 column,
@@ -104,7 +106,7 @@ fn update_sealed(c: &Connection, v: &SealedValue, sealed: &[u8]) -> Result<()> {
         }
         _ => return Err(Error::internal(format!("unknown sealed column {v:?}"))),
     };
-    let n = c.execute(sql, params![v.row, sealed])?;
+    let n = c.execute(sql, params![v.row, sealed]).map_err(sql_err)?;
     if n != 1 {
         return Err(Error::internal(format!("sealed value {v:?} vanished")));
     }
@@ -137,24 +139,29 @@ impl Store {
     pub fn integrity_problems(&self) -> Result<Vec<String>> {
         self.read_blocking(|c| {
             let mut problems = Vec::new();
-            let mut stmt = c.prepare("PRAGMA integrity_check")?;
-            for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
-                let line = row?;
+            let mut stmt = c.prepare("PRAGMA integrity_check").map_err(sql_err)?;
+            for row in stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(sql_err)?
+            {
+                let line = row.map_err(sql_err)?;
                 if line != "ok" {
                     problems.push(format!("integrity: {line}"));
                 }
             }
-            let mut stmt = c.prepare("PRAGMA foreign_key_check")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(format!(
-                    "foreign key: {} row {} references missing {}",
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?.unwrap_or_default(),
-                    r.get::<_, String>(2)?
-                ))
-            })?;
+            let mut stmt = c.prepare("PRAGMA foreign_key_check").map_err(sql_err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(format!(
+                        "foreign key: {} row {} references missing {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?.unwrap_or_default(),
+                        r.get::<_, String>(2)?
+                    ))
+                })
+                .map_err(sql_err)?;
             for row in rows {
-                problems.push(row?);
+                problems.push(row.map_err(sql_err)?);
             }
             Ok(problems)
         })
@@ -185,14 +192,19 @@ impl Store {
                 "INSERT INTO server_config (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = ?2",
                 params![MASTER_KEY_CHECK, material.check],
-            )?;
+            )
+            .map_err(sql_err)?;
             match material.kdf {
-                Some(kdf) => tx.execute(
-                    "INSERT INTO server_config (key, value) VALUES (?1, ?2)
+                Some(kdf) => tx
+                    .execute(
+                        "INSERT INTO server_config (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = ?2",
-                    params![MASTER_KEY_KDF, kdf],
-                )?,
-                None => tx.execute("DELETE FROM server_config WHERE key = ?1", [MASTER_KEY_KDF])?,
+                        params![MASTER_KEY_KDF, kdf],
+                    )
+                    .map_err(sql_err)?,
+                None => tx
+                    .execute("DELETE FROM server_config WHERE key = ?1", [MASTER_KEY_KDF])
+                    .map_err(sql_err)?,
             };
             append(tx, &audit)?;
             Ok(values.len())
@@ -207,9 +219,11 @@ impl Store {
                 "SELECT {} FROM accounts WHERE (?1 OR status <> 4) ORDER BY id",
                 super::accounts::COLUMNS
             );
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map([include_deleted], super::accounts::from_row)?;
-            rows.map(|r| r.map_err(Error::from).and_then(super::accounts::finish))
+            let mut stmt = c.prepare(&sql).map_err(sql_err)?;
+            let rows = stmt
+                .query_map([include_deleted], super::accounts::from_row)
+                .map_err(sql_err)?;
+            rows.map(|r| r.map_err(sql_err).and_then(super::accounts::finish))
                 .collect()
         })
     }
@@ -223,22 +237,18 @@ impl Store {
         now: i64,
     ) -> Result<Vec<TokenRecord>> {
         self.read_blocking(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT jti, account_id, issued_at, expires_at, revoked_at FROM tokens
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens
                  WHERE (?1 IS NULL OR account_id = ?1)
                    AND (?2 OR (revoked_at IS NULL AND expires_at >= ?3))
-                 ORDER BY issued_at DESC, jti",
-            )?;
-            let rows = stmt.query_map(params![account_id, all, now], |r| {
-                Ok(TokenRecord {
-                    jti: r.get(0)?,
-                    account_id: r.get(1)?,
-                    issued_at: r.get(2)?,
-                    expires_at: r.get(3)?,
-                    revoked_at: r.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+                 ORDER BY issued_at DESC, jti"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![account_id, all, now], token_from_row)
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
     }
 
@@ -251,11 +261,13 @@ impl Store {
         audit: AuditEntry,
     ) -> Result<usize> {
         self.write(move |tx| {
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM accounts WHERE id = ?1)",
-                [&account_id],
-                |r| r.get(0),
-            )?;
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM accounts WHERE id = ?1)",
+                    [&account_id],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
             if !exists {
                 return Err(Error::not_found("account"));
             }
@@ -281,8 +293,10 @@ impl Store {
         }
         let tmp = sibling(dest, ".partial");
         let _ = std::fs::remove_file(&tmp);
-        let src = Connection::open_with_flags(self.path(), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        src.busy_timeout(std::time::Duration::from_secs(5))?;
+        let src = Connection::open_with_flags(self.path(), OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sql_err)?;
+        src.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql_err)?;
         let io = |e: std::io::Error| Error::internal(format!("backup to {}: {e}", dest.display()));
         let result = (|| -> Result<()> {
             let mut dst = Connection::open(&tmp).map_err(|e| {
@@ -292,12 +306,12 @@ impl Store {
                 )
             })?;
             {
-                let backup = Backup::new(&src, &mut dst)?;
+                let backup = Backup::new(&src, &mut dst).map_err(sql_err)?;
                 let mut last_remaining = i64::MAX;
                 let mut restarts = 0;
                 loop {
                     let pages = if restarts >= 3 { -1 } else { 64 };
-                    let step = backup.step(pages)?;
+                    let step = backup.step(pages).map_err(sql_err)?;
                     let p = backup.progress();
                     let (remaining, total) = (i64::from(p.remaining), i64::from(p.pagecount));
                     if remaining > last_remaining {
@@ -318,14 +332,17 @@ impl Store {
                     }
                 }
             }
-            let check: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            let check: String = dst
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .map_err(sql_err)?;
             if check != "ok" {
                 return Err(Error::internal(format!(
                     "the backup copy failed its integrity check: {check}"
                 )));
             }
-            dst.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            dst.close().map_err(|(_, e)| Error::from(e))?;
+            dst.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(sql_err)?;
+            dst.close().map_err(|(_, e)| sql_err(e))?;
             for side in ["-wal", "-shm"] {
                 let _ = std::fs::remove_file(sibling(&tmp, side));
             }

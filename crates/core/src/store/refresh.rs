@@ -3,87 +3,25 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Store;
 use super::audit::append;
 use super::tokens::insert_token;
+use super::{Store, sql_err};
 use crate::error::Result;
-use crate::model::{AuditEntry, NewToken, RefreshKeyRecord};
-
-/// A refresh token to record.
-#[derive(Debug, Clone)]
-pub struct NewRefresh {
-    /// HMAC of the token value (hex).
-    pub hash: String,
-    /// The secret's id.
-    pub key_id: String,
-    /// The family (one per login or grant).
-    pub family_id: String,
-    /// The account.
-    pub account_id: String,
-    /// The account's token version at issue.
-    pub token_version: i64,
-    /// Issue time.
-    pub issued_at: i64,
-    /// Expiry.
-    pub expires_at: i64,
-    /// The token value sealed, kept only to hand the same successor out again
-    /// within the grace window.
-    pub sealed: Option<Vec<u8>>,
-}
-
-/// A stored refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshRecord {
-    /// HMAC of the value.
-    pub hash: String,
-    /// Family.
-    pub family_id: String,
-    /// Account.
-    pub account_id: String,
-    /// Token version at issue.
-    pub token_version: i64,
-    /// Issue time.
-    pub issued_at: i64,
-    /// Expiry.
-    pub expires_at: i64,
-    /// When it was used up.
-    pub used_at: Option<i64>,
-    /// When it was revoked.
-    pub revoked_at: Option<i64>,
-}
-
-/// What happened to a presented refresh token.
-#[derive(Debug)]
-pub enum RefreshOutcome {
-    /// Used up; the successor and the access token were recorded.
-    Rotated,
-    /// Already used, within the grace window: the sealed successor.
-    Replayed {
-        /// HMAC of the successor.
-        hash: String,
-        /// The successor value, sealed.
-        sealed: Vec<u8>,
-        /// The successor's expiry.
-        expires_at: i64,
-    },
-    /// Already used outside the grace window: the family is revoked, with
-    /// the access tokens issued from it (jti, expiry).
-    Reused(Vec<(String, i64)>),
-    /// Unknown, expired, revoked, or from an older token version.
-    Invalid,
-}
+use crate::model::{
+    AuditEntry, NewRefresh, NewToken, RefreshKeyRecord, RefreshOutcome, RefreshRecord,
+};
 
 pub(super) fn insert(c: &Connection, r: &NewRefresh) -> Result<()> {
     c.execute(
         "INSERT INTO refresh_tokens (hash, key_id, family_id, account_id, token_version, issued_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![r.hash, r.key_id, r.family_id, r.account_id, r.token_version, r.issued_at, r.expires_at],
-    )?;
+    ).map_err(sql_err)?;
     Ok(())
 }
 
 fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
-    Ok(c
+    c
         .query_row(
             "SELECT hash, family_id, account_id, token_version, issued_at, expires_at, used_at, revoked_at
              FROM refresh_tokens WHERE hash = ?1",
@@ -101,7 +39,7 @@ fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
                 })
             },
         )
-        .optional()?)
+        .optional().map_err(sql_err)
 }
 
 /// Revokes a family's refresh tokens and its access tokens.
@@ -115,14 +53,19 @@ fn revoke_family(
         "UPDATE refresh_tokens SET revoked_at = ?2, successor_sealed = NULL
          WHERE family_id = ?1 AND revoked_at IS NULL",
         params![family, now],
-    )?;
-    let mut stmt = c.prepare_cached(
-        "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3
+    )
+    .map_err(sql_err)?;
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3
          WHERE family_id = ?1 AND revoked_at IS NULL AND expires_at >= ?2
          RETURNING jti, expires_at",
-    )?;
-    let rows = stmt.query_map(params![family, now, reason], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(params![family, now, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
 }
 
 impl Store {
@@ -131,7 +74,7 @@ impl Store {
         self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, secret_sealed, created_at, active FROM refresh_keys ORDER BY created_at",
-            )?;
+            ).map_err(sql_err)?;
             let rows = stmt.query_map([], |r| {
                 Ok(RefreshKeyRecord {
                     id: r.get(0)?,
@@ -139,8 +82,8 @@ impl Store {
                     created_at: r.get(2)?,
                     active: r.get(3)?,
                 })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            }).map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }
@@ -148,11 +91,11 @@ impl Store {
     /// Stores a new active refresh secret; older ones keep verifying.
     pub async fn insert_refresh_key(&self, key: RefreshKeyRecord, audit: AuditEntry) -> Result<()> {
         self.write(move |tx| {
-            tx.execute("UPDATE refresh_keys SET active = 0 WHERE active = 1", [])?;
+            tx.execute("UPDATE refresh_keys SET active = 0 WHERE active = 1", []).map_err(sql_err)?;
             tx.execute(
                 "INSERT INTO refresh_keys (id, secret_sealed, created_at, active) VALUES (?1, ?2, ?3, 1)",
                 params![key.id, key.secret_sealed, key.created_at],
-            )?;
+            ).map_err(sql_err)?;
             append(tx, &audit)
         })
         .await
@@ -191,7 +134,7 @@ impl Store {
                     tx.execute(
                         "UPDATE refresh_tokens SET used_at = ?2, successor_hash = ?3, successor_sealed = ?4 WHERE hash = ?1",
                         params![hash, now, successor.hash, successor.sealed],
-                    )?;
+                    ).map_err(sql_err)?;
                     insert(tx, &successor)?;
                     insert_token(tx, &access)?;
                     append(tx, &audit)?;
@@ -202,7 +145,7 @@ impl Store {
                         "SELECT successor_hash, successor_sealed FROM refresh_tokens WHERE hash = ?1",
                         [&hash],
                         |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?;
+                    ).map_err(sql_err)?;
                     if grace > 0
                         && now - used <= grace
                         && let (Some(next_hash), Some(sealed)) = row
@@ -249,7 +192,8 @@ impl Store {
     /// Deletes refresh tokens that expired before `before`.
     pub async fn prune_refresh_tokens(&self, before: i64) -> Result<usize> {
         self.write(move |tx| {
-            Ok(tx.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])?)
+            tx.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [before])
+                .map_err(sql_err)
         })
         .await
     }

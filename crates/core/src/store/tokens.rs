@@ -2,16 +2,30 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Store;
 use super::audit::append;
+use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, NewToken, PgCredsRecord, SigningKeyRecord, TokenRecord};
+
+/// The columns [`token_from_row`] reads.
+pub(super) const TOKEN_COLUMNS: &str = "jti, account_id, issued_at, expires_at, revoked_at";
+
+/// A [`TokenRecord`] from a row of [`TOKEN_COLUMNS`].
+pub(super) fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        jti: r.get(0)?,
+        account_id: r.get(1)?,
+        issued_at: r.get(2)?,
+        expires_at: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
+}
 
 pub(super) fn insert_token(c: &Connection, t: &NewToken) -> Result<()> {
     c.execute(
         "INSERT INTO tokens (jti, account_id, kind, issued_at, expires_at, family_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![t.jti, t.account_id, t.kind as i64, t.issued_at, t.expires_at, t.family_id],
-    )?;
+    ).map_err(sql_err)?;
     Ok(())
 }
 
@@ -22,15 +36,19 @@ pub(super) fn revoke_all(
     reason: &str,
     now: i64,
 ) -> Result<Vec<(String, i64)>> {
-    let mut stmt = c.prepare_cached(
-        "UPDATE tokens SET revoked_at = ?3, revoke_reason = ?2
+    let mut stmt = c
+        .prepare_cached(
+            "UPDATE tokens SET revoked_at = ?3, revoke_reason = ?2
          WHERE account_id = ?1 AND revoked_at IS NULL AND expires_at >= ?3
          RETURNING jti, expires_at",
-    )?;
-    let rows = stmt.query_map(params![account_id, reason, now], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(params![account_id, reason, now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
 }
 
 impl Store {
@@ -52,11 +70,13 @@ impl Store {
         audit: AuditEntry,
     ) -> Result<()> {
         self.write(move |tx| {
-            let n = tx.execute(
-                "UPDATE tokens SET revoked_at = ?2, revoke_reason = 'renewed'
+            let n = tx
+                .execute(
+                    "UPDATE tokens SET revoked_at = ?2, revoke_reason = 'renewed'
                  WHERE jti = ?1 AND revoked_at IS NULL",
-                params![old_jti, new.issued_at],
-            )?;
+                    params![old_jti, new.issued_at],
+                )
+                .map_err(sql_err)?;
             if n != 1 {
                 return Err(Error::bad_token());
             }
@@ -69,20 +89,13 @@ impl Store {
     /// One recorded token.
     pub async fn token(&self, jti: String) -> Result<Option<TokenRecord>> {
         self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT jti, account_id, issued_at, expires_at, revoked_at FROM tokens WHERE jti = ?1",
+            c.query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti = ?1"),
                 [jti],
-                |r| {
-                    Ok(TokenRecord {
-                        jti: r.get(0)?,
-                        account_id: r.get(1)?,
-                        issued_at: r.get(2)?,
-                        expires_at: r.get(3)?,
-                        revoked_at: r.get(4)?,
-                    })
-                },
+                token_from_row,
             )
-            .optional()?)
+            .optional()
+            .map_err(sql_err)
         })
         .await
     }
@@ -99,14 +112,14 @@ impl Store {
         self.write(move |tx| {
             let exp: Option<i64> = tx
                 .query_row("SELECT expires_at FROM tokens WHERE jti = ?1", [&jti], |r| r.get(0))
-                .optional()?;
+                .optional().map_err(sql_err)?;
             if exp.is_none() {
                 return Ok(None);
             }
             tx.execute(
                 "UPDATE tokens SET revoked_at = ?2, revoke_reason = ?3 WHERE jti = ?1 AND revoked_at IS NULL",
                 params![jti, now, reason],
-            )?;
+            ).map_err(sql_err)?;
             append(tx, &audit)?;
             Ok(exp)
         })
@@ -118,54 +131,63 @@ impl Store {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT jti, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at >= ?1",
-            )?;
-            let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            ).map_err(sql_err)?;
+            let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }
 
     /// Deletes token rows that expired before `before`; returns how many.
     pub async fn prune_tokens(&self, before: i64) -> Result<usize> {
-        self.write(move |tx| Ok(tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [before])?))
-            .await
+        self.write(move |tx| {
+            tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [before])
+                .map_err(sql_err)
+        })
+        .await
     }
 
-    /// All signing keys, newest first.
-    pub fn signing_keys_blocking(&self) -> Result<Vec<SigningKeyRecord>> {
-        self.read_blocking(|c| {
-            let mut stmt = c.prepare(
-                "SELECT kid, public_key, private_key_sealed, created_at, active, retire_after
+    /// All unretired signing keys, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT kid, public_key, private_key_sealed, created_at, active, retire_after
                  FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(SigningKeyRecord {
-                    kid: r.get(0)?,
-                    public_key: r.get(1)?,
-                    private_key_sealed: r.get(2)?,
-                    created_at: r.get(3)?,
-                    active: r.get(4)?,
-                    retire_after: r.get(5)?,
+                )
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(SigningKeyRecord {
+                        kid: r.get(0)?,
+                        public_key: r.get(1)?,
+                        private_key_sealed: r.get(2)?,
+                        created_at: r.get(3)?,
+                        active: r.get(4)?,
+                        retire_after: r.get(5)?,
+                    })
                 })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
+        .await
     }
 
     /// Stores a new active signing key; the previous active key stops
     /// signing and verifies until `retire_previous_after`.
-    pub fn insert_signing_key_blocking(
+    pub async fn insert_signing_key(
         &self,
         key: SigningKeyRecord,
         retire_previous_after: i64,
         audit: AuditEntry,
     ) -> Result<()> {
-        self.write_blocking(|tx| {
+        self.write(move |tx| {
             if key.active {
                 tx.execute(
                     "UPDATE signing_keys SET active = 0, retire_after = ?1 WHERE active = 1",
                     [retire_previous_after],
-                )?;
+                )
+                .map_err(sql_err)?;
             }
             tx.execute(
                 "INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, active)
@@ -177,29 +199,32 @@ impl Store {
                     key.created_at,
                     key.active
                 ],
-            )?;
+            )
+            .map_err(sql_err)?;
             append(tx, &audit)
         })
+        .await
     }
 
     /// Retires superseded signing keys whose verification period is over;
     /// returns their kids.
-    pub fn retire_signing_keys_blocking(&self, now: i64) -> Result<Vec<String>> {
-        self.write_blocking(|tx| {
+    pub async fn retire_signing_keys(&self, now: i64) -> Result<Vec<String>> {
+        self.write(move |tx| {
             let mut stmt = tx.prepare(
                 "UPDATE signing_keys SET retired_at = ?1
                  WHERE active = 0 AND retired_at IS NULL AND retire_after IS NOT NULL AND retire_after < ?1
                  RETURNING kid",
-            )?;
-            let rows = stmt.query_map([now], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            ).map_err(sql_err)?;
+            let rows = stmt.query_map([now], |r| r.get(0)).map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql_err)
         })
+        .await
     }
 
     /// Stored credentials of an account.
     pub async fn pg_creds(&self, account_id: String) -> Result<Option<PgCredsRecord>> {
         self.read(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT host, port, database, username, password_sealed FROM pg_credentials WHERE account_id = ?1",
                 [account_id],
                 |r| {
@@ -212,7 +237,7 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+            .optional().map_err(sql_err)
         })
         .await
     }
@@ -240,7 +265,7 @@ impl Store {
                     creds.password_sealed,
                     now
                 ],
-            )?;
+            ).map_err(sql_err)?;
             append(tx, &audit)
         })
         .await

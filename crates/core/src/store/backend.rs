@@ -1,0 +1,312 @@
+//! The store's contract, independent of the database behind it: every call
+//! `idm` makes, domain-shaped and async. [`super::Store`] (SQLite) implements
+//! it; a PostgreSQL backend implements the same trait and passes the same
+//! conformance suite (`store::conformance`), and `idm` holds an
+//! `Arc<dyn Backend>` so neither it nor the API knows which one it talks to.
+//!
+//! The rules every backend keeps (the suite checks them):
+//! - every write that matters appends its audit event in the same
+//!   transaction, and fails as a whole;
+//! - sealed values are opaque bytes: a backend never seals or opens;
+//! - refresh-token rotation, grace replay and reuse detection happen in one
+//!   transaction ([`Backend::rotate_refresh`]);
+//! - the last active admin cannot be removed or deactivated (`last_admin`).
+//!
+//! Futures are boxed by hand ([`StoreFuture`]) so the trait stays
+//! dyn-compatible without a macro crate.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::Result;
+use crate::model::{
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, LoginSuccess, NewRefresh,
+    NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
+    TokenRecord,
+};
+
+/// The future of a store call.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// The exclusive database lock of a serving process (or an offline tool);
+/// released when dropped.
+pub struct StoreLock(Box<dyn Debug + Send + Sync>);
+
+impl StoreLock {
+    /// Wraps a backend's guard; dropping the `StoreLock` drops it.
+    pub fn new(guard: impl Debug + Send + Sync + 'static) -> Self {
+        Self(Box::new(guard))
+    }
+}
+
+impl Debug for StoreLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StoreLock").field(&self.0).finish()
+    }
+}
+
+/// A store backend: every call of the domain layer on its database.
+pub trait Backend: Send + Sync + Debug {
+    // --- accounts and roles ---
+
+    /// Creates an account with its roles. A taken username fails with
+    /// ALREADY_EXISTS (`username_taken`).
+    fn create_account(
+        &self,
+        account: AccountRecord,
+        roles: Vec<String>,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// An account by id (deleted ones included).
+    fn account(&self, id: String) -> StoreFuture<'_, Option<AccountRecord>>;
+
+    /// An account by username (deleted ones included).
+    fn account_by_username(&self, username: String) -> StoreFuture<'_, Option<AccountRecord>>;
+
+    /// Accounts that are not deleted, in id (= creation) order, after
+    /// `after_id`, at most `limit`.
+    fn list_accounts(
+        &self,
+        after_id: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AccountRecord>>;
+
+    /// Whether an active account holds the admin role.
+    fn has_active_admin(&self) -> StoreFuture<'_, bool>;
+
+    /// Records a failed login: one more failure and a lock until
+    /// `now + lock_secs(failures)`. Returns the failure count.
+    fn login_failed(
+        &self,
+        account_id: String,
+        now: i64,
+        lock_secs: fn(i64) -> i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, i64>;
+
+    /// Records a successful login atomically: resets failures, stores a
+    /// re-hash, advances the TOTP step (a replayed step is UNAUTHENTICATED)
+    /// and records the token (and refresh token).
+    fn login_succeeded(&self, s: LoginSuccess, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// Replaces a password hash, clears the lockout and bumps the token
+    /// version.
+    fn set_password(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Changes the status; leaving ACTIVE revokes every live token and bumps
+    /// the token version. Returns the updated account and the revoked
+    /// (jti, expiry).
+    fn set_status(
+        &self,
+        account_id: String,
+        status: AccountStatus,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, (AccountRecord, Vec<(String, i64)>)>;
+
+    /// Stores a pending TOTP secret; FAILED_PRECONDITION
+    /// (`totp_already_enabled`) when TOTP is enabled.
+    fn set_totp_pending(
+        &self,
+        account_id: String,
+        sealed: Vec<u8>,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Activates the pending TOTP secret, recording `step` as used;
+    /// FAILED_PRECONDITION (`totp_not_pending`) otherwise.
+    fn confirm_totp(
+        &self,
+        account_id: String,
+        step: i64,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Removes the TOTP factor; false when none was enrolled.
+    fn clear_totp(&self, account_id: String, now: i64, audit: AuditEntry) -> StoreFuture<'_, bool>;
+
+    /// Invalidates every token of an account (bumps its token version).
+    fn sign_out_everywhere(
+        &self,
+        account_id: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Stores the hash of a system account's client secret.
+    fn set_client_secret(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Every account's token version.
+    fn token_versions(&self) -> StoreFuture<'_, Vec<(String, i64)>>;
+
+    /// An account's roles, sorted; NOT_FOUND for an unknown account.
+    fn roles(&self, account_id: String) -> StoreFuture<'_, Vec<String>>;
+
+    /// Replaces an account's roles (bumping its token version); refuses to
+    /// remove the last active admin. Returns the roles now held, sorted.
+    fn set_roles(
+        &self,
+        account_id: String,
+        roles: Vec<String>,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, Vec<String>>;
+
+    // --- access tokens ---
+
+    /// Records an issued token.
+    fn insert_token(&self, token: NewToken, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// Revokes `old_jti` and records `new` in one transaction (renewal);
+    /// UNAUTHENTICATED when the old token is revoked or unknown.
+    fn replace_token(
+        &self,
+        old_jti: String,
+        new: NewToken,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// One recorded token.
+    fn token(&self, jti: String) -> StoreFuture<'_, Option<TokenRecord>>;
+
+    /// Revokes one token; its expiry, or `None` for an unknown token.
+    fn revoke_token(
+        &self,
+        jti: String,
+        reason: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, Option<i64>>;
+
+    /// Revokes every live token of an account; how many. NOT_FOUND for an
+    /// unknown account.
+    fn revoke_all_tokens(
+        &self,
+        account_id: String,
+        reason: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, usize>;
+
+    /// Every revoked token that has not expired at `now`: (jti, expiry).
+    fn live_revocations(&self, now: i64) -> StoreFuture<'_, Vec<(String, i64)>>;
+
+    /// Deletes tokens that expired before `before`; how many.
+    fn prune_tokens(&self, before: i64) -> StoreFuture<'_, usize>;
+
+    // --- refresh tokens and their secrets ---
+
+    /// Every refresh secret, oldest first.
+    fn refresh_keys(&self) -> StoreFuture<'_, Vec<RefreshKeyRecord>>;
+
+    /// Stores a new active refresh secret; the others stay, inactive.
+    fn insert_refresh_key(&self, key: RefreshKeyRecord, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// A refresh token by the HMAC of its value.
+    fn refresh_token(&self, hash: String) -> StoreFuture<'_, Option<RefreshRecord>>;
+
+    /// Uses up a refresh token in one transaction: rotation, replay of the
+    /// same successor within `grace` seconds, or (outside it) revocation of
+    /// the whole family with `reuse_audit`.
+    #[allow(clippy::too_many_arguments)]
+    fn rotate_refresh(
+        &self,
+        hash: String,
+        current_version: i64,
+        now: i64,
+        grace: i64,
+        successor: NewRefresh,
+        access: NewToken,
+        audit: AuditEntry,
+        reuse_audit: AuditEntry,
+    ) -> StoreFuture<'_, RefreshOutcome>;
+
+    /// Revokes the family of a refresh token; the access tokens revoked with
+    /// it, or `None` for an unknown token.
+    fn revoke_refresh_family(
+        &self,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, Option<Vec<(String, i64)>>>;
+
+    /// Deletes refresh tokens that expired before `before`; how many.
+    fn prune_refresh_tokens(&self, before: i64) -> StoreFuture<'_, usize>;
+
+    // --- signing keys ---
+
+    /// Every unretired signing key, newest first.
+    fn signing_keys(&self) -> StoreFuture<'_, Vec<SigningKeyRecord>>;
+
+    /// Stores a signing key; when it is active the previous active key stops
+    /// signing and verifies until `retire_previous_after`.
+    fn insert_signing_key(
+        &self,
+        key: SigningKeyRecord,
+        retire_previous_after: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Retires superseded keys whose `retire_after` is before `now`; their
+    /// kids.
+    fn retire_signing_keys(&self, now: i64) -> StoreFuture<'_, Vec<String>>;
+
+    // --- stored database credentials ---
+
+    /// The stored credentials of an account.
+    fn pg_creds(&self, account_id: String) -> StoreFuture<'_, Option<PgCredsRecord>>;
+
+    /// Stores (replaces) the credentials of an account.
+    fn set_pg_creds(
+        &self,
+        account_id: String,
+        creds: PgCredsRecord,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    // --- audit ---
+
+    /// Appends an audit event on its own.
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// Events matching `filter`, newest first, at most `limit`.
+    fn list_audit(&self, filter: AuditFilter, limit: u32) -> StoreFuture<'_, Vec<AuditRecord>>;
+
+    // --- server configuration (sealed values such as the key check) ---
+
+    /// A configuration value; `None` when absent.
+    fn config_value(&self, key: String) -> StoreFuture<'_, Option<Vec<u8>>>;
+
+    /// Stores a configuration value unless one exists; the value in force
+    /// afterwards.
+    fn init_config_value(&self, key: String, value: Vec<u8>) -> StoreFuture<'_, Vec<u8>>;
+
+    // --- the database itself ---
+
+    /// A cheap query proving the database answers.
+    fn ping(&self) -> StoreFuture<'_, ()>;
+
+    /// Makes everything written durable in the main database (at shutdown).
+    fn checkpoint(&self) -> StoreFuture<'_, ()>;
+
+    /// Takes the exclusive database lock without waiting: FAILED_PRECONDITION
+    /// (`database_busy`) while someone else holds it.
+    fn lock(&self) -> Result<StoreLock>;
+}
