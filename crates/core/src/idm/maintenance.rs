@@ -15,7 +15,7 @@ use crate::clock::{Clock, SecureRandom};
 use crate::crypto::seal::MasterKey;
 use crate::error::{Error, Result};
 use crate::model::{AccountRecord, AuditEntry, AuditFilter, AuditRecord, Outcome, TokenRecord};
-use crate::store::{DbLock, Store};
+use crate::store::{Backend, DbLock, Store};
 
 /// Runs blocking database work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -25,7 +25,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 /// An account by id or (case-insensitive) username.
-async fn find(store: &Store, account: &str) -> Result<AccountRecord> {
+async fn find(store: &dyn Backend, account: &str) -> Result<AccountRecord> {
     if let Some(a) = store.account(account.to_owned()).await? {
         return Ok(a);
     }
@@ -143,7 +143,7 @@ impl Idm {
     /// An account by id or username, deleted ones included (the offline
     /// tool names accounts either way).
     pub async fn find_account(&self, account: &str) -> Result<AccountRecord> {
-        find(&self.store, account).await
+        find(self.store.as_ref(), account).await
     }
 }
 
