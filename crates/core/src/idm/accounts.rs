@@ -1,21 +1,25 @@
-//! Account administration, roles, stored database credentials and the audit
-//! log view.
+//! Account administration: creation (and the first admin), listing,
+//! status, deletion, roles and the last-admin rule; paging tokens shared with
+//! the audit view.
 
+use super::Caller;
+use super::Idm;
+use super::credentials::check_new_password;
+use crate::error::Error;
+use crate::error::Result;
+use crate::model::AccountRecord;
+use crate::model::AccountStatus;
+use crate::model::AccountType;
+use crate::model::Outcome;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::auth::check_new_password;
-use super::{Caller, Idm};
-use crate::crypto::seal::Aad;
-use crate::error::{Error, Result};
-use crate::model::{
-    AccountRecord, AccountStatus, AccountType, AuditFilter, AuditRecord, Outcome, PgCredsRecord,
-};
-
 /// Default page size for listings.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
 /// Largest page size; larger requests are clamped.
 pub const MAX_PAGE_SIZE: u32 = 500;
+
 /// Most roles an account may hold.
 pub const MAX_ROLES: usize = 32;
 
@@ -25,36 +29,6 @@ pub struct AccountPage {
     pub accounts: Vec<AccountRecord>,
     /// The token for the next page, empty on the last.
     pub next_page_token: String,
-}
-
-/// PostgreSQL credentials in the clear (only ever built for GetPgCreds).
-pub struct PgCreds {
-    /// Host.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// Database.
-    pub database: String,
-    /// User.
-    pub username: String,
-    /// Password.
-    pub password: Zeroizing<String>,
-}
-
-impl std::fmt::Debug for PgCreds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgCreds")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("database", &self.database)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-fn pg_aad(account_id: &str) -> Aad<'_> {
-    Aad::new("pg_credentials", "password_sealed", account_id)
 }
 
 /// Validates and normalizes (lowercases) a username.
@@ -106,11 +80,11 @@ pub fn normalize_roles(roles: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn encode_page_token(prefix: &str, last: &str) -> String {
+pub(super) fn encode_page_token(prefix: &str, last: &str) -> String {
     crate::crypto::b64url(format!("{prefix}:{last}").as_bytes())
 }
 
-fn decode_page_token(prefix: &str, token: &str) -> Result<Option<String>> {
+pub(super) fn decode_page_token(prefix: &str, token: &str) -> Result<Option<String>> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -129,7 +103,7 @@ fn decode_page_token(prefix: &str, token: &str) -> Result<Option<String>> {
     Ok(Some(rest.to_owned()))
 }
 
-fn page_size(requested: i32) -> Result<u32> {
+pub(super) fn page_size(requested: i32) -> Result<u32> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
         n if n < 0 => Err(Error::invalid(
@@ -140,7 +114,7 @@ fn page_size(requested: i32) -> Result<u32> {
     }
 }
 
-fn check_id(id: &str) -> Result<()> {
+pub(super) fn check_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::invalid("missing_id", "an account id is required"));
     }
@@ -289,7 +263,7 @@ impl Idm {
             .ok_or_else(|| Error::not_found("account"))
     }
 
-    async fn change_status(
+    pub(super) async fn change_status(
         &self,
         caller: &Caller,
         id: &str,
@@ -368,165 +342,5 @@ impl Idm {
             .await?;
         self.sync_version(account_id).await?;
         Ok(roles)
-    }
-
-    /// The stored credentials, password included, for the account itself or
-    /// an admin. The read is audited.
-    pub async fn get_pg_creds(&self, caller: &Caller, account_id: &str) -> Result<PgCreds> {
-        check_id(account_id)?;
-        caller.self_or_admin(account_id)?;
-        let rec = self
-            .store
-            .pg_creds(account_id.to_owned())
-            .await?
-            .ok_or_else(|| Error::not_found("stored credentials"))?;
-        let pw = self.open_sealed(pg_aad(account_id), &rec.password_sealed)?;
-        let password = Zeroizing::new(
-            String::from_utf8(pw.to_vec())
-                .map_err(|_| Error::internal("stored password is not UTF-8"))?,
-        );
-        let audit = self.audit(
-            "pgcreds_read",
-            caller,
-            Some(account_id),
-            Outcome::Success,
-            json!({}),
-        );
-        self.store.append_audit(audit).await?;
-        Ok(PgCreds {
-            host: rec.host,
-            port: rec.port,
-            database: rec.database,
-            username: rec.username,
-            password,
-        })
-    }
-
-    /// Stores credentials for the account itself or as an admin.
-    pub async fn set_pg_creds(
-        &self,
-        caller: &Caller,
-        account_id: &str,
-        creds: PgCreds,
-    ) -> Result<()> {
-        check_id(account_id)?;
-        caller.self_or_admin(account_id)?;
-        let field = |name: &'static str, v: &str, max: usize| -> Result<()> {
-            if v.is_empty() || v.len() > max {
-                return Err(Error::invalid(
-                    "invalid_pgcreds",
-                    format!("{name} must be 1 to {max} bytes"),
-                ));
-            }
-            Ok(())
-        };
-        field("host", &creds.host, 255)?;
-        field("database", &creds.database, 63)?;
-        field("username", &creds.username, 63)?;
-        field("password", &creds.password, 1024)?;
-        if creds.port == 0 {
-            return Err(Error::invalid(
-                "invalid_pgcreds",
-                "port must be between 1 and 65535",
-            ));
-        }
-        let account = self.get_account(account_id).await?;
-        if account.status == AccountStatus::Deleted {
-            return Err(Error::precondition(
-                "account_deleted",
-                "the account is deleted",
-            ));
-        }
-        let sealed = self.seal(pg_aad(account_id), creds.password.as_bytes())?;
-        let audit = self.audit(
-            "pgcreds_write",
-            caller,
-            Some(account_id),
-            Outcome::Success,
-            json!({ "host": creds.host, "port": creds.port, "database": creds.database, "username": creds.username }),
-        );
-        self.store
-            .set_pg_creds(
-                account_id.to_owned(),
-                PgCredsRecord {
-                    host: creds.host,
-                    port: creds.port,
-                    database: creds.database,
-                    username: creds.username,
-                    password_sealed: sealed,
-                },
-                self.clock.now(),
-                audit,
-            )
-            .await
-    }
-
-    /// A page of audit events, newest first.
-    pub async fn list_audit(
-        &self,
-        mut filter: AuditFilter,
-        page_size_req: i32,
-        page_token: &str,
-    ) -> Result<(Vec<AuditRecord>, String)> {
-        let size = page_size(page_size_req)?;
-        filter.before_id = match decode_page_token("e", page_token)? {
-            Some(v) => Some(v.parse().map_err(|_| {
-                Error::invalid(
-                    "invalid_page_token",
-                    "page_token is not one this listing returned",
-                )
-            })?),
-            None => None,
-        };
-        if filter.event_type.as_deref().is_some_and(|t| t.len() > 64) {
-            return Err(Error::invalid(
-                "invalid_event_type",
-                "event_type is too long",
-            ));
-        }
-        let mut events = self.store.list_audit(filter, size + 1).await?;
-        let next = if events.len() > size as usize {
-            events.truncate(size as usize);
-            events
-                .last()
-                .map(|e| encode_page_token("e", &e.id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok((events, next))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames() {
-        assert_eq!(normalize_username("Alice").ok(), Some("alice".into()));
-        assert!(normalize_username("a").is_err());
-        assert!(normalize_username("-bob").is_err());
-        assert!(normalize_username("bob smith").is_err());
-        assert!(normalize_username(&"x".repeat(65)).is_err());
-        assert!(normalize_username("svc.backup-01").is_ok());
-    }
-
-    #[test]
-    fn roles() {
-        let r = normalize_roles(&["b".into(), "a".into(), "b".into()]);
-        assert_eq!(r.ok(), Some(vec!["a".into(), "b".into()]));
-        assert!(normalize_roles(&["Admin".into()]).is_err());
-        assert!(normalize_roles(&[String::new()]).is_err());
-    }
-
-    #[test]
-    fn page_tokens() -> Result<()> {
-        let t = encode_page_token("a", "id-9");
-        assert_eq!(decode_page_token("a", &t)?, Some("id-9".into()));
-        assert!(decode_page_token("e", &t).is_err());
-        assert!(decode_page_token("a", "!!").is_err());
-        assert_eq!(decode_page_token("a", "")?, None);
-        Ok(())
     }
 }

@@ -1,23 +1,38 @@
-//! The domain: accounts, authentication, tokens, TOTP, credentials, audit.
-//! Speaks domain types; knows nothing of gRPC or HTTP.
+//! The domain, one file a lifecycle: `login` (password sign-in, backoff),
+//! `tokens` (minting, validation, logout, renewal, service tokens,
+//! revocation, introspection, token versions), `refresh` (refresh-token
+//! secrets and families), `credentials` (passwords, TOTP, client secrets,
+//! stored database credentials), `keys` (signing and refresh-key rotation
+//! and retirement, with `keyring` and `revocation` the in-memory mirrors),
+//! `accounts` (administration and roles), `audit` (the log view),
+//! `offline` and `maintenance` (what `mciasdb` needs). This file holds
+//! `Idm` itself: opening (`unlock`, the key check), callers and principals,
+//! and the shared helpers (audit events, sealing, ids). Speaks domain types;
+//! knows nothing of gRPC or HTTP.
 
 mod accounts;
-mod auth;
+mod audit;
+mod credentials;
 mod keyring;
+mod keys;
+mod login;
 mod maintenance;
 mod offline;
+mod refresh;
 mod revocation;
-mod sessions;
+mod tokens;
 
-pub use accounts::{AccountPage, PgCreds};
-pub use auth::backoff_secs;
+pub use accounts::AccountPage;
+pub use credentials::PgCreds;
 pub use keyring::KeyRing;
+pub use login::backoff_secs;
 pub use maintenance::{
     MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,
 };
 pub use offline::{VerifyReport, open_readonly, restore, verify};
+pub use refresh::RefreshSecrets;
 pub use revocation::RevocationSet;
-pub use sessions::{AccountVersions, Introspection, RefreshSecrets};
+pub use tokens::{AccountVersions, Introspection};
 
 use std::path::Path;
 use std::sync::Arc;

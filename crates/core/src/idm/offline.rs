@@ -10,7 +10,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::auth::check_new_password;
+use super::credentials::check_new_password;
 use super::{Caller, Idm, KeySource, checked_key, derive};
 use crate::clock::SecureRandom;
 use crate::crypto::master::{self, KdfParams};
