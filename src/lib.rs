@@ -128,6 +128,25 @@ mod layering {
     }
 
     #[test]
+    fn the_tools_reach_the_database_through_idm() {
+        let hits = naming("crates/tools/src", &["store", "rusqlite"]);
+        assert!(
+            hits.is_empty(),
+            "the tools reach into the store:\n{}",
+            hits.join("\n")
+        );
+    }
+
+    #[test]
+    fn oauth_calls_rpcs_by_type_not_by_name() {
+        let text = std::fs::read_to_string(root().join("src/api/oauth.rs")).unwrap();
+        assert!(
+            !text.contains("\"mcias.v1.") && !text.contains("get_field_by_name"),
+            "src/api/oauth.rs names RPCs or fields by string"
+        );
+    }
+
+    #[test]
     fn the_rust_client_carries_no_server() {
         let deps = normal_dependencies("clients/rust/Cargo.toml");
         for name in ["mcias-server", "mcias-core", "rusqlite", "argon2", "axum"] {
