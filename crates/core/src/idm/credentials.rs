@@ -7,7 +7,6 @@ use super::Idm;
 use super::IssuedToken;
 use super::accounts::check_id;
 use super::login::MAX_PASSWORD_BYTES;
-use super::refresh::TOKEN_BYTES;
 use crate::crypto::seal::Aad;
 use crate::crypto::totp;
 use crate::error::Error;
@@ -18,7 +17,12 @@ use crate::model::Outcome;
 use crate::model::PgCredsRecord;
 use crate::model::TokenKind;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
+
+/// How a keyed client-secret hash is marked in `client_secret_hash` (older
+/// secrets are Argon2id PHC strings, which start with `$argon2`).
+const KEYED_SECRET_PREFIX: &str = "hmac-sha256$";
 
 /// Shortest new password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -263,13 +267,20 @@ impl Idm {
                 && a.status == AccountStatus::Active
                 && a.client_secret_hash.is_some()
         });
-        let ok = self
-            .hasher
-            .verify(
-                usable.as_ref().and_then(|a| a.client_secret_hash.clone()),
-                secret,
-            )
-            .await?;
+        let stored = usable.as_ref().and_then(|a| a.client_secret_hash.clone());
+        let ok = match stored
+            .as_deref()
+            .and_then(|h| h.strip_prefix(KEYED_SECRET_PREFIX))
+        {
+            // Server-made secrets: a keyed hash, compared in constant time.
+            Some(expected) => self
+                .refresh_secrets
+                .hash(&secret)
+                .is_some_and(|got| bool::from(got.as_bytes().ct_eq(expected.as_bytes()))),
+            // Secrets set before keyed hashes (Argon2id PHC), and unknown
+            // clients, which cost the same dummy verification.
+            None => self.hasher.verify(stored, secret).await?,
+        };
         let Some(account) = usable.filter(|_| ok) else {
             let audit = self.audit(
                 "client_credentials",
@@ -309,10 +320,12 @@ impl Idm {
         caller: &Caller,
         account_id: &str,
     ) -> Result<Zeroizing<String>> {
-        let secret = Zeroizing::new(crate::crypto::b64url(&crate::clock::random_array::<
-            TOKEN_BYTES,
-        >(self.rng.as_ref())));
-        let hash = self.hasher.hash(secret.clone()).await?;
+        // 256 random bits under the active refresh-token key: a keyed hash
+        // (HMAC-SHA256) is stored, never a password hash on this hot path.
+        let Some((secret, hash, _key_id)) = self.refresh_secrets.mint(self.rng.as_ref()) else {
+            return Err(Error::internal("no active refresh-token key"));
+        };
+        let hash = format!("{KEYED_SECRET_PREFIX}{hash}");
         let audit = self.audit(
             "client_secret_rotate",
             caller,

@@ -357,3 +357,47 @@ async fn introspection_and_revocation_by_value() {
     );
     assert!(!k.idm.introspect("not a token at all").await.unwrap().active);
 }
+
+#[tokio::test]
+async fn client_secrets_set_before_keyed_hashes_still_work() {
+    use mcias_core::model::{AuditEntry, Outcome};
+    let k = Kit::new().await;
+    let svc = k.account("legacy", AccountType::System, "").await;
+    // An Argon2id PHC string, as RotateClientSecret stored before.
+    let params =
+        mcias_core::crypto::password::params(&mcias_core::crypto::password::Argon2Params {
+            memory_kib: 19_456,
+            time: 2,
+            parallelism: 1,
+        })
+        .unwrap();
+    let rng = mcias_core::clock::SeededRandom::new(3);
+    let phc = mcias_core::crypto::password::hash_blocking(&params, rng.as_ref(), b"an old secret")
+        .unwrap();
+    let audit = AuditEntry {
+        occurred_at: k.idm.now(),
+        event_type: "client_secret_rotate",
+        actor_id: None,
+        target_id: Some(svc.id.clone()),
+        peer: None,
+        outcome: Outcome::Success,
+        details: serde_json::json!({}),
+    };
+    k.idm
+        .store()
+        .set_client_secret(svc.id.clone(), phc, k.idm.now(), audit)
+        .await
+        .unwrap();
+    assert!(
+        k.idm
+            .client_credentials(&anonymous(), "legacy", pw("an old secret"))
+            .await
+            .is_ok()
+    );
+    assert_kind(
+        k.idm
+            .client_credentials(&anonymous(), "legacy", pw("another secret"))
+            .await,
+        ErrorKind::Unauthenticated,
+    );
+}
