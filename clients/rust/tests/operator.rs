@@ -170,15 +170,18 @@ async fn connect_reports_problems_up_front() {
 
 #[tokio::test]
 async fn applications() {
-    let (server, ca, admin_password) = (
-        var("MCIAS_SERVER"),
-        var("MCIAS_CA_CERT"),
-        var("MCIAS_ADMIN_PASSWORD"),
-    );
-    let admin = Client::connect(&server, Some(Path::new(&ca)), None, &options())
+    let admin = Client::connect(
+        &var("MCIAS_SERVER"),
+        Some(Path::new(&var("MCIAS_CA_CERT"))),
+        None,
+        &options(),
+    )
+    .await
+    .unwrap();
+    admin
+        .login("admin", &var("MCIAS_ADMIN_PASSWORD"), "")
         .await
         .unwrap();
-    admin.login("admin", &admin_password, "").await.unwrap();
     // A fresh id per run: the dev server may be shared by several suites.
     let id = format!(
         "rust-client-{}",

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::Caller;
 use super::Idm;
-use super::accounts::{decode_page_token, encode_page_token, page_size};
+use super::accounts::{cut_page, decode_page_token, page_size};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ClientRecord, ClientType, GrantType, Outcome, SigningAlg};
 
@@ -303,6 +303,33 @@ fn check_spec(mut spec: ClientSpec, default_access_ttl: i64) -> Result<ClientSpe
     Ok(spec)
 }
 
+/// The record of a validated specification.
+fn record(
+    client_id: String,
+    spec: ClientSpec,
+    secret_hash: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+) -> ClientRecord {
+    ClientRecord {
+        client_id,
+        name: spec.name,
+        client_type: spec.client_type,
+        redirect_uris: spec.redirect_uris,
+        post_logout_redirect_uris: spec.post_logout_redirect_uris,
+        grant_types: spec.grant_types,
+        scopes: spec.scopes,
+        audience: spec.audience,
+        access_token_ttl: spec.access_token_ttl,
+        refresh_token_ttl: spec.refresh_token_ttl,
+        first_party: spec.first_party,
+        id_token_alg: spec.id_token_alg.unwrap_or(SigningAlg::EdDsa),
+        secret_hash,
+        created_at,
+        updated_at,
+    }
+}
+
 fn audit_details(c: &ClientRecord) -> serde_json::Value {
     json!({
         "name": c.name,
@@ -352,23 +379,7 @@ impl Idm {
             ClientType::Public => (None, None),
         };
         let now = self.clock.now();
-        let record = ClientRecord {
-            client_id,
-            name: spec.name,
-            client_type: spec.client_type,
-            redirect_uris: spec.redirect_uris,
-            post_logout_redirect_uris: spec.post_logout_redirect_uris,
-            grant_types: spec.grant_types,
-            scopes: spec.scopes,
-            audience: spec.audience,
-            access_token_ttl: spec.access_token_ttl,
-            refresh_token_ttl: spec.refresh_token_ttl,
-            first_party: spec.first_party,
-            id_token_alg: spec.id_token_alg.unwrap_or(SigningAlg::EdDsa),
-            secret_hash,
-            created_at: now,
-            updated_at: now,
-        };
+        let record = record(client_id, spec, secret_hash, now, now);
         let audit = self.audit(
             "client_create",
             caller,
@@ -385,15 +396,7 @@ impl Idm {
         let size = page_size(page_size_req)?;
         let after = decode_page_token("c", page_token)?;
         let mut clients = self.store.list_clients(after, size + 1).await?;
-        let next_page_token = if clients.len() > size as usize {
-            clients.truncate(size as usize);
-            clients
-                .last()
-                .map(|c| encode_page_token("c", &c.client_id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = cut_page(&mut clients, size, "c", |c| &c.client_id);
         Ok(ClientPage {
             clients,
             next_page_token,
@@ -436,23 +439,13 @@ impl Idm {
             id_token_alg: Some(changes.id_token_alg.unwrap_or(current.id_token_alg)),
         };
         let spec = check_spec(spec, self.default_access_ttl())?;
-        let updated = ClientRecord {
-            client_id: current.client_id,
-            name: spec.name,
-            client_type: current.client_type,
-            redirect_uris: spec.redirect_uris,
-            post_logout_redirect_uris: spec.post_logout_redirect_uris,
-            grant_types: spec.grant_types,
-            scopes: spec.scopes,
-            audience: spec.audience,
-            access_token_ttl: spec.access_token_ttl,
-            refresh_token_ttl: spec.refresh_token_ttl,
-            first_party: spec.first_party,
-            id_token_alg: spec.id_token_alg.unwrap_or(SigningAlg::EdDsa),
-            secret_hash: current.secret_hash,
-            created_at: current.created_at,
-            updated_at: self.clock.now(),
-        };
+        let updated = record(
+            current.client_id,
+            spec,
+            current.secret_hash,
+            current.created_at,
+            self.clock.now(),
+        );
         let audit = self.audit(
             "client_update",
             caller,

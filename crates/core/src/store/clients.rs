@@ -1,7 +1,8 @@
 //! Applications (OAuth clients): creation, lookup, paging, update, soft
 //! deletion and the secret's HMAC. List columns are JSON arrays.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::audit::append;
 use super::{Store, sql_err};
@@ -23,6 +24,27 @@ fn from_json(s: &str) -> Result<Vec<String>> {
 fn grants_json(g: &[GrantType]) -> Result<String> {
     let names: Vec<String> = g.iter().map(|g| g.as_str().to_owned()).collect();
     to_json(&names)
+}
+
+/// A client's values in [`COLUMNS`] order (`?1` to `?15`).
+fn values(c: &ClientRecord) -> Result<Vec<Value>> {
+    Ok(vec![
+        c.client_id.clone().into(),
+        c.name.clone().into(),
+        (c.client_type as i64).into(),
+        to_json(&c.redirect_uris)?.into(),
+        to_json(&c.post_logout_redirect_uris)?.into(),
+        grants_json(&c.grant_types)?.into(),
+        to_json(&c.scopes)?.into(),
+        c.audience.clone().into(),
+        c.access_token_ttl.into(),
+        c.refresh_token_ttl.into(),
+        c.first_party.into(),
+        (c.id_token_alg as i64).into(),
+        c.secret_hash.clone().into(),
+        c.created_at.into(),
+        c.updated_at.into(),
+    ])
 }
 
 /// The raw row: lists and enums still encoded.
@@ -121,23 +143,7 @@ impl Store {
         self.write(move |tx| {
             let res = tx.execute(
                 &format!("INSERT INTO oauth_clients ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-                params![
-                    client.client_id,
-                    client.name,
-                    client.client_type as i64,
-                    to_json(&client.redirect_uris)?,
-                    to_json(&client.post_logout_redirect_uris)?,
-                    grants_json(&client.grant_types)?,
-                    to_json(&client.scopes)?,
-                    client.audience,
-                    client.access_token_ttl,
-                    client.refresh_token_ttl,
-                    client.first_party,
-                    client.id_token_alg as i64,
-                    client.secret_hash,
-                    client.created_at,
-                    client.updated_at,
-                ],
+                params_from_iter(values(&client)?),
             );
             match res {
                 Err(rusqlite::Error::SqliteFailure(f, _))
@@ -190,24 +196,11 @@ impl Store {
         self.write(move |tx| {
             let n = tx
                 .execute(
-                    "UPDATE oauth_clients SET name = ?2, redirect_uris = ?3, post_logout_redirect_uris = ?4,
-                     grant_types = ?5, scopes = ?6, audience = ?7, access_token_ttl = ?8,
-                     refresh_token_ttl = ?9, first_party = ?10, id_token_alg = ?11, updated_at = ?12
+                    "UPDATE oauth_clients SET name = ?2, redirect_uris = ?4, post_logout_redirect_uris = ?5,
+                     grant_types = ?6, scopes = ?7, audience = ?8, access_token_ttl = ?9,
+                     refresh_token_ttl = ?10, first_party = ?11, id_token_alg = ?12, updated_at = ?15
                      WHERE client_id = ?1 AND deleted_at IS NULL",
-                    params![
-                        client.client_id,
-                        client.name,
-                        to_json(&client.redirect_uris)?,
-                        to_json(&client.post_logout_redirect_uris)?,
-                        grants_json(&client.grant_types)?,
-                        to_json(&client.scopes)?,
-                        client.audience,
-                        client.access_token_ttl,
-                        client.refresh_token_ttl,
-                        client.first_party,
-                        client.id_token_alg as i64,
-                        client.updated_at,
-                    ],
+                    params_from_iter(values(&client)?),
                 )
                 .map_err(sql_err)?;
             changed(n)?;
