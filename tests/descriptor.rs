@@ -78,7 +78,9 @@ fn walk(msg: &MessageDescriptor, path: &str, seen: &mut BTreeSet<String>, found:
     }
     for f in msg.fields() {
         let p = format!("{path}.{}", f.name());
-        if sensitive(f.name()) {
+        // Only text and bytes can carry a credential (`has_secret` is a
+        // flag).
+        if sensitive(f.name()) && matches!(f.kind(), Kind::String | Kind::Bytes) {
             found.push(p.clone());
         }
         if let Kind::Message(m) = f.kind() {
@@ -102,12 +104,16 @@ fn no_response_carries_a_secret_except_the_documented_ones() {
     assert_eq!(
         found,
         vec![
+            // A new application's secret, once, to the admin who created it.
+            "CreateClientResponse.client_secret".to_string(),
             // The one-time TOTP enrollment answer.
             "EnrollTotpResponse.secret".to_string(),
             // Stored database credentials, to their owner or an admin.
             "GetPgCredsResponse.creds.password".to_string(),
             // A new client secret, once, to the admin who rotated it.
             "RotateClientSecretResponse.client_secret".to_string(),
+            // A new application secret, once, to the admin who rotated it.
+            "RotateSecretResponse.client_secret".to_string(),
         ],
         "a response message can carry a secret"
     );

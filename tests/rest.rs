@@ -122,6 +122,11 @@ async fn rest_call(
     }
     let url = format!("{}{}", s.base_url(), path);
     let mut req = s.http().request(route.method.clone(), &url);
+    if let BodySpec::Field(name) = &route.body {
+        let desc = route.rpc.input().get_field_by_name(name).unwrap();
+        let part = obj.remove(desc.json_name()).unwrap_or(json!({}));
+        req = req.json(&part);
+    }
     match route.body {
         BodySpec::All => req = req.json(&body),
         _ => {
@@ -307,6 +312,36 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
         ),
         ("Health", (json!({}), "none", vec![])),
         (
+            "CreateClient",
+            (
+                json!({"client": {"clientId": "{unique}", "name": "App", "clientType": "CLIENT_TYPE_CONFIDENTIAL",
+                       "redirectUris": ["https://app.example/cb"], "grantTypes": ["GRANT_TYPE_AUTHORIZATION_CODE"]}}),
+                "admin",
+                vec!["clientId", "clientSecret"],
+            ),
+        ),
+        ("ListClients", (json!({"pageSize": 2}), "admin", vec![])),
+        (
+            "GetClient",
+            (json!({"clientId": "webapp"}), "admin", vec![]),
+        ),
+        (
+            "UpdateClient",
+            (
+                json!({"clientId": "webapp", "client": {"name": "Renamed"}, "updateMask": "name"}),
+                "admin",
+                vec!["updatedAt"],
+            ),
+        ),
+        (
+            "DeleteClient",
+            (json!({"clientId": "{victim_client}"}), "admin", vec![]),
+        ),
+        (
+            "RotateSecret",
+            (json!({"clientId": "webapp"}), "admin", vec!["clientSecret"]),
+        ),
+        (
             "ListAuditEvents",
             (
                 json!({"eventType": "account_create", "pageSize": 3}),
@@ -415,6 +450,25 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
         .into_inner()
         .client_secret;
     let bob_token = s.login("bob", PW).await;
+    for id in ["webapp", "victim-client0", "victim-client1"] {
+        s.clients()
+            .await
+            .create_client(authed(
+                pb::CreateClientRequest {
+                    client: Some(pb::OAuthClient {
+                        client_id: id.into(),
+                        name: "Web".into(),
+                        client_type: pb::ClientType::Confidential as i32,
+                        redirect_uris: vec!["https://web.example/cb".into()],
+                        grant_types: vec![pb::GrantType::AuthorizationCode as i32],
+                        ..Default::default()
+                    }),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+    }
 
     let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET).unwrap();
     let fixtures = fixtures();
@@ -442,6 +496,7 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
                 ("refresh".into(), refresh[i].clone()),
                 ("revocable_value".into(), revocable_value[i].clone()),
                 ("svc_secret".into(), svc_secret.clone()),
+                ("victim_client".into(), format!("victim-client{i}")),
             ]);
             let req = fill(template, &vars);
             let msg = rest::from_json(&route.rpc.input(), req.to_string().as_bytes()).unwrap();

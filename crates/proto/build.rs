@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "mcias/v1/token_service.proto",
     "mcias/v1/account_service.proto",
     "mcias/v1/admin_service.proto",
+    "mcias/v1/client_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

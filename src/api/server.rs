@@ -25,11 +25,12 @@ use tower::{Layer, ServiceExt};
 use tracing::Instrument;
 
 use super::gate::{Gate, GateLayer, GateState, Limiter, PeerAddr};
-use super::grpc::{AccountApi, AdminApi, AuthApi, TokenApi};
+use super::grpc::{AccountApi, AdminApi, AuthApi, ClientApi, TokenApi};
 use super::metrics::Metrics;
 use super::pb::{
     account_service_server::AccountServiceServer, admin_service_server::AdminServiceServer,
-    auth_service_server::AuthServiceServer, token_service_server::TokenServiceServer,
+    auth_service_server::AuthServiceServer, client_service_server::ClientServiceServer,
+    token_service_server::TokenServiceServer,
 };
 use super::permissions::PermissionTable;
 use super::rest::{self, RestState, RouteTable};
@@ -147,6 +148,11 @@ fn grpc_routes(
             .max_decoding_message_size(max)
             .max_encoding_message_size(max),
     )
+    .add_service(
+        ClientServiceServer::new(ClientApi(idm.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    )
     .add_service(health_service)
     .add_service(reflection_v1)
     .add_service(reflection_v1alpha)
@@ -215,6 +221,7 @@ pub async fn start_on(
         <TokenServiceServer<TokenApi> as NamedService>::NAME,
         <AccountServiceServer<AccountApi> as NamedService>::NAME,
         <AdminServiceServer<AdminApi> as NamedService>::NAME,
+        <ClientServiceServer<ClientApi> as NamedService>::NAME,
     ] {
         health
             .set_service_status(name, tonic_health::ServingStatus::Serving)

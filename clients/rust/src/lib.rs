@@ -37,6 +37,7 @@ pub use mcias_proto as pb;
 use pb::account_service_client::AccountServiceClient;
 use pb::admin_service_client::AdminServiceClient;
 use pb::auth_service_client::AuthServiceClient;
+use pb::client_service_client::ClientServiceClient;
 use pb::token_service_client::TokenServiceClient;
 
 /// A failed call, classified by what the caller can do about it. Each
@@ -337,6 +338,9 @@ impl Client {
     }
     fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel.clone())
+    }
+    fn apps(&self) -> ClientServiceClient<Channel> {
+        ClientServiceClient::new(self.channel.clone())
     }
 
     /// Exchanges credentials for a token, which the client then holds.
@@ -782,5 +786,112 @@ impl Client {
             }))
             .await?
             .into_inner())
+    }
+
+    /// Registers an application (OAuth client) (admin). Returns it and its
+    /// secret, which is shown only here (empty for a public client).
+    pub async fn create_client(
+        &self,
+        client: pb::OAuthClient,
+    ) -> Result<(pb::OAuthClient, String)> {
+        let res = self
+            .apps()
+            .create_client(self.req(pb::CreateClientRequest {
+                client: Some(client),
+            }))
+            .await?
+            .into_inner();
+        Ok((
+            res.client.ok_or_else(|| missing("client"))?,
+            res.client_secret,
+        ))
+    }
+
+    /// Every application that is not deleted, fetched page by page with
+    /// `page_size` per call (0: the server's default) (admin).
+    pub async fn list_clients(&self, page_size: i32) -> Result<Vec<pb::OAuthClient>> {
+        let mut out = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let res = self.list_clients_page(page_size, &page_token).await?;
+            out.extend(res.clients);
+            if res.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            page_token = res.next_page_token;
+        }
+    }
+
+    /// One page of applications, from `page_token` (empty for the first
+    /// page) (admin).
+    pub async fn list_clients_page(
+        &self,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<pb::ListClientsResponse> {
+        Ok(self
+            .apps()
+            .list_clients(self.req(pb::ListClientsRequest {
+                page_size,
+                page_token: page_token.to_owned(),
+            }))
+            .await?
+            .into_inner())
+    }
+
+    /// One application (admin). It never carries the secret.
+    pub async fn get_client(&self, client_id: &str) -> Result<pb::OAuthClient> {
+        self.apps()
+            .get_client(self.req(pb::GetClientRequest {
+                client_id: client_id.to_owned(),
+            }))
+            .await?
+            .into_inner()
+            .client
+            .ok_or_else(|| missing("client"))
+    }
+
+    /// Changes the fields of an application named in `paths` (the
+    /// `OAuthClient` field names; empty: all updatable fields) to their
+    /// values in `client` (admin).
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        client: pb::OAuthClient,
+        paths: Vec<String>,
+    ) -> Result<pb::OAuthClient> {
+        self.apps()
+            .update_client(self.req(pb::UpdateClientRequest {
+                client_id: client_id.to_owned(),
+                client: Some(client),
+                update_mask: Some(prost_types::FieldMask { paths }),
+            }))
+            .await?
+            .into_inner()
+            .client
+            .ok_or_else(|| missing("client"))
+    }
+
+    /// Deletes an application; its id stays reserved (admin).
+    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        self.apps()
+            .delete_client(self.req(pb::DeleteClientRequest {
+                client_id: client_id.to_owned(),
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a confidential application's secret and returns the new
+    /// one, once (admin).
+    pub async fn rotate_oauth_client_secret(&self, client_id: &str) -> Result<String> {
+        Ok(self
+            .apps()
+            .rotate_secret(self.req(pb::RotateSecretRequest {
+                client_id: client_id.to_owned(),
+            }))
+            .await?
+            .into_inner()
+            .client_secret)
     }
 }

@@ -167,3 +167,82 @@ async fn connect_reports_problems_up_front() {
     .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
+
+#[tokio::test]
+async fn applications() {
+    let admin = Client::connect(
+        &var("MCIAS_SERVER"),
+        Some(Path::new(&var("MCIAS_CA_CERT"))),
+        None,
+        &options(),
+    )
+    .await
+    .unwrap();
+    admin
+        .login("admin", &var("MCIAS_ADMIN_PASSWORD"), "")
+        .await
+        .unwrap();
+    // A fresh id per run: the dev server may be shared by several suites.
+    let id = format!(
+        "rust-client-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let (created, secret) = admin
+        .create_client(pb::OAuthClient {
+            client_id: id.clone(),
+            name: "Rust client test".into(),
+            client_type: pb::ClientType::Confidential.into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            grant_types: vec![pb::GrantType::AuthorizationCode.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(created.has_secret && !secret.is_empty());
+    let err = admin
+        .create_client(pb::OAuthClient {
+            client_id: format!("{id}-bad"),
+            name: "Bad".into(),
+            client_type: pb::ClientType::Public.into(),
+            redirect_uris: vec!["http://evil.example/cb".into()],
+            grant_types: vec![pb::GrantType::AuthorizationCode.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.starts_with("redirect_uris[0]")),
+        "{err:?}"
+    );
+    assert!(
+        admin
+            .list_clients(1)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.client_id == id)
+    );
+    assert_eq!(admin.get_client(&id).await.unwrap(), created);
+    let updated = admin
+        .update_client(
+            &id,
+            pb::OAuthClient {
+                name: "Renamed".into(),
+                ..Default::default()
+            },
+            vec!["name".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "Renamed");
+    let rotated = admin.rotate_oauth_client_secret(&id).await.unwrap();
+    assert_ne!(rotated, secret);
+    admin.delete_client(&id).await.unwrap();
+    assert!(matches!(
+        admin.get_client(&id).await,
+        Err(Error::NotFound(_))
+    ));
+}

@@ -340,3 +340,150 @@ pub enum RefreshOutcome {
     /// Unknown, expired, revoked, or from an older token version.
     Invalid,
 }
+
+/// Whether an OAuth client can keep a secret (RFC 6749 section 2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    /// Holds a client secret.
+    Confidential = 1,
+    /// No secret (native and browser apps, with PKCE).
+    Public = 2,
+}
+
+impl ClientType {
+    /// From the stored integer.
+    pub fn from_i64(v: i64) -> Result<Self> {
+        match v {
+            1 => Ok(Self::Confidential),
+            2 => Ok(Self::Public),
+            _ => Err(Error::internal(format!(
+                "stored client_type {v} is invalid"
+            ))),
+        }
+    }
+    /// `confidential` or `public`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+}
+
+/// An OAuth 2.0 grant a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GrantType {
+    /// `authorization_code`.
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+    /// `client_credentials`.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The RFC 6749 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+    /// From the RFC 6749 name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+}
+
+/// The JWS algorithm of a client's ID tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    /// Ed25519.
+    EdDsa = 1,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256 = 2,
+}
+
+impl SigningAlg {
+    /// From the stored integer.
+    pub fn from_i64(v: i64) -> Result<Self> {
+        match v {
+            1 => Ok(Self::EdDsa),
+            2 => Ok(Self::Rs256),
+            _ => Err(Error::internal(format!(
+                "stored signing alg {v} is invalid"
+            ))),
+        }
+    }
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDsa => "EdDSA",
+            Self::Rs256 => "RS256",
+        }
+    }
+}
+
+/// A registered application (OAuth client). Its secret exists only as an
+/// HMAC (`secret_hash`), which `Debug` does not show.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// The client identifier.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// Exact-match redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact-match post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grants, sorted.
+    pub grant_types: Vec<GrantType>,
+    /// Allowed scopes, sorted.
+    pub scopes: Vec<String>,
+    /// Access-token audience; empty for the server's default.
+    pub audience: String,
+    /// Access-token lifetime in seconds; 0 for the server's default.
+    pub access_token_ttl: i64,
+    /// Refresh-token lifetime in seconds; 0 for the server's default.
+    pub refresh_token_ttl: i64,
+    /// Skips consent.
+    pub first_party: bool,
+    /// ID-token signing algorithm.
+    pub id_token_alg: SigningAlg,
+    /// HMAC (hex, under a refresh secret) of the client secret.
+    pub secret_hash: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for ClientRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRecord")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("client_type", &self.client_type)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .field("grant_types", &self.grant_types)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("first_party", &self.first_party)
+            .field("id_token_alg", &self.id_token_alg)
+            .field("has_secret", &self.secret_hash.is_some())
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}

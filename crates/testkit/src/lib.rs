@@ -13,7 +13,7 @@ use mcias_core::idm::{Idm, KeySource};
 use mcias_proto::{
     self as pb, account_service_client::AccountServiceClient,
     admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
-    token_service_client::TokenServiceClient,
+    client_service_client::ClientServiceClient, token_service_client::TokenServiceClient,
 };
 use mcias_server::api::server::{self, RunningServer};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
@@ -212,6 +212,9 @@ burst = {}
     }
     pub async fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel().await)
+    }
+    pub async fn clients(&self) -> ClientServiceClient<Channel> {
+        ClientServiceClient::new(self.channel().await)
     }
 
     pub async fn try_login(

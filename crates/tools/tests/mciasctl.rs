@@ -1029,3 +1029,98 @@ async fn client_secrets_client_credentials_and_key_rotation() {
     let out = Ctl::new(&s).j(&["key", "rotate"], "");
     assert_eq!(out.code, 2, "not logged in");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications() {
+    let s = TestServer::start().await;
+    let ctl = Ctl::new(&s);
+    ctl.login("admin", &s.admin_password);
+
+    let created = ctl
+        .j(
+            &[
+                "client",
+                "create",
+                "wiki",
+                "--name",
+                "Wiki",
+                "--redirect-uri",
+                "https://wiki.example/cb",
+                "--grant",
+                "authorization-code",
+                "--grant",
+                "refresh-token",
+                "--scope",
+                "openid",
+                "--id-token-alg",
+                "RS256",
+            ],
+            "",
+        )
+        .one();
+    assert_eq!(created["client_id"], "wiki");
+    assert_eq!(created["id_token_signing_alg"], "RS256");
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert!(!secret.is_empty());
+
+    // A table with the secret once, and the one-time warning.
+    let out = ctl.run(
+        &[
+            "client",
+            "create",
+            "--type",
+            "public",
+            "--name",
+            "CLI",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--grant",
+            "authorization-code",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("public"), "{}", out.stdout);
+
+    let out = ctl.j(
+        &[
+            "client",
+            "create",
+            "evil",
+            "--name",
+            "Evil",
+            "--redirect-uri",
+            "http://evil.example/cb",
+            "--grant",
+            "authorization-code",
+        ],
+        "",
+    );
+    assert_eq!(out.error_code(), "INVALID_ARGUMENT");
+    assert!(out.stderr.contains("redirect_uris[0]"), "{}", out.stderr);
+
+    let list = ctl.j(&["client", "list", "--page-size", "1"], "").json();
+    assert_eq!(list.len(), 2, "every page is fetched");
+    let got = ctl.j(&["client", "get", "wiki"], "");
+    assert!(!got.stdout.contains(&secret));
+    assert_eq!(got.one()["has_secret"], true);
+
+    let updated = ctl
+        .j(&["client", "update", "wiki", "--first-party"], "")
+        .one();
+    assert_eq!(updated["first_party"], true);
+    assert_eq!(updated["scopes"], serde_json::json!(["openid"]));
+    assert_eq!(ctl.run(&["client", "update", "wiki"], "").code, 2);
+
+    let rotated = ctl.j(&["client", "rotate-secret", "wiki"], "").one();
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+    let out = ctl.run(&["client", "rotate-secret", "wiki"], "");
+    assert!(out.stderr.contains("only this once"), "{}", out.stderr);
+
+    let deleted = ctl.j(&["client", "delete", "wiki"], "").one();
+    assert_eq!(deleted["ok"], true);
+    assert_eq!(
+        ctl.j(&["client", "get", "wiki"], "").error_code(),
+        "NOT_FOUND"
+    );
+}

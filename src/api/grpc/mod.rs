@@ -4,11 +4,13 @@
 mod account;
 mod admin;
 mod auth;
+mod client;
 mod token;
 
 pub use account::AccountApi;
 pub use admin::AdminApi;
 pub use auth::AuthApi;
+pub use client::ClientApi;
 pub use token::TokenApi;
 
 use tonic::Request;

@@ -84,6 +84,25 @@ pub(super) fn encode_page_token(prefix: &str, last: &str) -> String {
     crate::crypto::b64url(format!("{prefix}:{last}").as_bytes())
 }
 
+/// Truncates a listing fetched with one item beyond `size` to `size` items
+/// and returns the next page's token (empty when there is no more).
+pub(super) fn cut_page<T>(
+    items: &mut Vec<T>,
+    size: u32,
+    prefix: &str,
+    key: impl Fn(&T) -> &str,
+) -> String {
+    if items.len() > size as usize {
+        items.truncate(size as usize);
+        items
+            .last()
+            .map(|last| encode_page_token(prefix, key(last)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 pub(super) fn decode_page_token(prefix: &str, token: &str) -> Result<Option<String>> {
     if token.is_empty() {
         return Ok(None);
@@ -239,15 +258,7 @@ impl Idm {
         let size = page_size(page_size_req)?;
         let after = decode_page_token("a", page_token)?;
         let mut accounts = self.store.list_accounts(after, size + 1).await?;
-        let next_page_token = if accounts.len() > size as usize {
-            accounts.truncate(size as usize);
-            accounts
-                .last()
-                .map(|a| encode_page_token("a", &a.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = cut_page(&mut accounts, size, "a", |a| &a.id);
         Ok(AccountPage {
             accounts,
             next_page_token,

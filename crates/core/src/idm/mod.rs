@@ -4,7 +4,8 @@
 //! secrets and families), `credentials` (passwords, TOTP, client secrets,
 //! stored database credentials), `keys` (signing and refresh-key rotation
 //! and retirement, with `keyring` and `revocation` the in-memory mirrors),
-//! `accounts` (administration and roles), `audit` (the log view),
+//! `accounts` (administration and roles), `clients` (applications: OAuth
+//! clients and their secrets), `audit` (the log view),
 //! `offline` and `maintenance` (what `mciasdb` needs). This file holds
 //! `Idm` itself: opening (`unlock`, the key check), callers and principals,
 //! and the shared helpers (audit events, sealing, ids). Speaks domain types;
@@ -12,6 +13,7 @@
 
 mod accounts;
 mod audit;
+mod clients;
 mod credentials;
 mod keyring;
 mod keys;
@@ -23,6 +25,7 @@ mod revocation;
 mod tokens;
 
 pub use accounts::AccountPage;
+pub use clients::{ClientChanges, ClientPage, ClientSpec, check_client_id, check_redirect_uri};
 pub use credentials::PgCreds;
 pub use keyring::KeyRing;
 pub use login::backoff_secs;

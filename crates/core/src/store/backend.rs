@@ -21,9 +21,9 @@ use std::pin::Pin;
 
 use crate::error::Result;
 use crate::model::{
-    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, LoginSuccess, NewRefresh,
-    NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
-    TokenRecord,
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginSuccess,
+    NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord,
+    SigningKeyRecord, TokenRecord,
 };
 
 /// The future of a store call.
@@ -277,6 +277,41 @@ pub trait Backend: Send + Sync + Debug {
         &self,
         account_id: String,
         creds: PgCredsRecord,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    // --- applications (OAuth clients) ---
+
+    /// Registers a client. A taken client id, deleted ones included, fails
+    /// with ALREADY_EXISTS (`client_id_taken`).
+    fn create_client(&self, client: ClientRecord, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// A client that is not deleted.
+    fn client(&self, client_id: String) -> StoreFuture<'_, Option<ClientRecord>>;
+
+    /// Clients that are not deleted, in client-id order, after `after_id`,
+    /// at most `limit`.
+    fn list_clients(
+        &self,
+        after_id: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<ClientRecord>>;
+
+    /// Replaces a live client's settings: everything but its id, type,
+    /// secret and creation time. NOT_FOUND when unknown or deleted.
+    fn update_client(&self, client: ClientRecord, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// Soft-deletes a live client (its id stays taken) and forgets its
+    /// secret. NOT_FOUND when unknown or already deleted.
+    fn delete_client(&self, client_id: String, now: i64, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// Replaces a live client's secret HMAC. NOT_FOUND when unknown or
+    /// deleted.
+    fn set_client_secret_hash(
+        &self,
+        client_id: String,
+        hash: String,
         now: i64,
         audit: AuditEntry,
     ) -> StoreFuture<'_, ()>;

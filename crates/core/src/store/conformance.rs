@@ -23,9 +23,9 @@ use std::sync::Arc;
 use super::Backend;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AccountRecord, AccountStatus, AccountType, AuditEntry, AuditFilter, LoginSuccess, NewRefresh,
-    NewToken, Outcome, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, SigningKeyRecord,
-    TokenKind,
+    AccountRecord, AccountStatus, AccountType, AuditEntry, AuditFilter, ClientRecord, ClientType,
+    GrantType, LoginSuccess, NewRefresh, NewToken, Outcome, PgCredsRecord, RefreshKeyRecord,
+    RefreshOutcome, SigningAlg, SigningKeyRecord, TokenKind,
 };
 
 /// One area of the suite, run against a fresh backend.
@@ -48,6 +48,7 @@ pub fn areas() -> Vec<(&'static str, Area)> {
         ("signing_keys", |s| Box::pin(signing_keys(s))),
         ("refresh_keys", |s| Box::pin(refresh_keys(s))),
         ("pg_creds", |s| Box::pin(pg_creds(s))),
+        ("oauth_clients", |s| Box::pin(oauth_clients(s))),
         ("config_values", |s| Box::pin(config_values(s))),
         ("lock_and_health", |s| Box::pin(lock_and_health(s))),
     ]
@@ -1242,4 +1243,120 @@ pub async fn lock_and_health(s: &dyn Backend) {
     );
     drop(again);
     drop(s.lock().unwrap());
+}
+
+fn oauth_client(id: &str, ty: ClientType) -> ClientRecord {
+    ClientRecord {
+        client_id: id.to_owned(),
+        name: format!("App {id}"),
+        client_type: ty,
+        redirect_uris: vec!["https://app.example/cb".to_owned()],
+        post_logout_redirect_uris: vec!["http://127.0.0.1/bye".to_owned()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["email".to_owned(), "openid".to_owned()],
+        audience: "api".to_owned(),
+        access_token_ttl: 600,
+        refresh_token_ttl: 0,
+        first_party: true,
+        id_token_alg: SigningAlg::EdDsa,
+        secret_hash: (ty == ClientType::Confidential).then(|| "h1".to_owned()),
+        created_at: 100,
+        updated_at: 100,
+    }
+}
+
+/// Clients: create (ids unique, deleted ones included), read back every
+/// field, page by id, update, secret hash, soft delete; each write audited.
+pub async fn oauth_clients(s: &dyn Backend) {
+    let web = oauth_client("web", ClientType::Confidential);
+    s.create_client(web.clone(), event("client_create", 100))
+        .await
+        .unwrap();
+    assert_eq!(s.client("web".to_owned()).await.unwrap(), Some(web.clone()));
+    assert_eq!(s.client("nope".to_owned()).await.unwrap(), None);
+    let e = s
+        .create_client(web.clone(), event("client_create", 100))
+        .await
+        .unwrap_err();
+    assert_err(e, ErrorKind::AlreadyExists, "client_id_taken");
+    for id in ["cli", "app", "zed"] {
+        s.create_client(
+            oauth_client(id, ClientType::Public),
+            event("client_create", 100),
+        )
+        .await
+        .unwrap();
+    }
+    let ids = |v: Vec<ClientRecord>| v.into_iter().map(|c| c.client_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.list_clients(None, 2).await.unwrap()), ["app", "cli"]);
+    assert_eq!(
+        ids(s.list_clients(Some("cli".to_owned()), 10).await.unwrap()),
+        ["web", "zed"]
+    );
+
+    let mut changed = web.clone();
+    changed.name = "Renamed".to_owned();
+    changed.redirect_uris = vec![];
+    changed.grant_types = vec![GrantType::ClientCredentials];
+    changed.id_token_alg = SigningAlg::Rs256;
+    changed.first_party = false;
+    changed.updated_at = 200;
+    s.update_client(changed.clone(), event("client_update", 200))
+        .await
+        .unwrap();
+    assert_eq!(s.client("web".to_owned()).await.unwrap(), Some(changed));
+    let mut ghost = oauth_client("ghost", ClientType::Public);
+    ghost.updated_at = 200;
+    let e = s
+        .update_client(ghost, event("client_update", 200))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+
+    s.set_client_secret_hash(
+        "web".to_owned(),
+        "h2".to_owned(),
+        300,
+        event("client_secret_rotate", 300),
+    )
+    .await
+    .unwrap();
+    let got = s.client("web".to_owned()).await.unwrap().unwrap();
+    assert_eq!(got.secret_hash.as_deref(), Some("h2"));
+    assert_eq!(got.updated_at, 300);
+
+    s.delete_client("web".to_owned(), 400, event("client_delete", 400))
+        .await
+        .unwrap();
+    assert_eq!(s.client("web".to_owned()).await.unwrap(), None);
+    assert_eq!(
+        ids(s.list_clients(None, 10).await.unwrap()),
+        ["app", "cli", "zed"]
+    );
+    let e = s
+        .delete_client("web".to_owned(), 400, event("client_delete", 400))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let e = s
+        .set_client_secret_hash(
+            "web".to_owned(),
+            "h3".to_owned(),
+            500,
+            event("client_secret_rotate", 500),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    // A deleted client's id is never handed out again.
+    let e = s
+        .create_client(web, event("client_create", 500))
+        .await
+        .unwrap_err();
+    assert_err(e, ErrorKind::AlreadyExists, "client_id_taken");
+
+    assert_eq!(count(s, "client_create").await, 4);
+    assert_eq!(count(s, "client_update").await, 1);
+    assert_eq!(count(s, "client_secret_rotate").await, 1);
+    assert_eq!(count(s, "client_delete").await, 1);
 }

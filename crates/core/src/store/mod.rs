@@ -13,6 +13,7 @@
 mod accounts;
 mod audit;
 mod backend;
+mod clients;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod lock;
@@ -44,6 +45,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_sessions_and_keys",
         include_str!("migrations/0002_sessions_and_keys.sql"),
+    ),
+    (
+        "0003_oauth_clients",
+        include_str!("migrations/0003_oauth_clients.sql"),
     ),
 ];
 

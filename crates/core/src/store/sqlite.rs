@@ -7,9 +7,9 @@ use super::backend::{Backend, StoreFuture, StoreLock};
 use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, LoginSuccess, NewRefresh,
-    NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
-    TokenRecord,
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginSuccess,
+    NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord,
+    SigningKeyRecord, TokenRecord,
 };
 
 impl Store {
@@ -77,6 +77,12 @@ impl Backend for Store {
         retire_signing_keys(now: i64) -> Vec<String>;
         pg_creds(account_id: String) -> Option<PgCredsRecord>;
         set_pg_creds(account_id: String, creds: PgCredsRecord, now: i64, audit: AuditEntry) -> ();
+        create_client(client: ClientRecord, audit: AuditEntry) -> ();
+        client(client_id: String) -> Option<ClientRecord>;
+        list_clients(after_id: Option<String>, limit: u32) -> Vec<ClientRecord>;
+        update_client(client: ClientRecord, audit: AuditEntry) -> ();
+        delete_client(client_id: String, now: i64, audit: AuditEntry) -> ();
+        set_client_secret_hash(client_id: String, hash: String, now: i64, audit: AuditEntry) -> ();
         append_audit(entry: AuditEntry) -> ();
         list_audit(filter: AuditFilter, limit: u32) -> Vec<AuditRecord>;
         ping() -> ();

@@ -3,6 +3,7 @@
 //! versions, the last admin, keys and client credentials. The end-to-end
 //! suites of the server crate check the same rules over the wire.
 
+mod clients;
 mod kit;
 
 use kit::{ADMIN_PASSWORD, Kit, Options, anonymous, assert_kind, pw};

@@ -76,6 +76,9 @@ pub enum CtlCommand {
     /// Manages an account's roles (admin).
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manages applications: OAuth clients (admin).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Issues, renews, revokes and validates tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -241,6 +244,121 @@ pub enum AccountCommand {
     Delete {
         /// Account id or username.
         account: String,
+    },
+}
+
+/// Client types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientKind {
+    /// A server-side application that keeps a secret.
+    Confidential,
+    /// A native or browser application without a secret (PKCE).
+    Public,
+}
+
+/// OAuth grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Grant {
+    /// The authorization code grant.
+    AuthorizationCode,
+    /// Refresh tokens (needs authorization-code).
+    RefreshToken,
+    /// The client credentials grant (confidential clients only).
+    ClientCredentials,
+}
+
+/// ID-token signing algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdTokenAlg {
+    /// Ed25519.
+    #[value(name = "EdDSA", alias = "eddsa")]
+    EdDsa,
+    /// RSA with SHA-256.
+    #[value(name = "RS256", alias = "rs256")]
+    Rs256,
+}
+
+/// The settings of an application; on update, only those given change.
+#[derive(Debug, Clone, Args)]
+pub struct ClientSettings {
+    /// Display name (1 to 100 characters).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A redirect URI, matched exactly: https, or http on 127.0.0.1, [::1]
+    /// or localhost (any port). Repeat for more.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// A post-logout redirect URI (same rules). Repeat for more.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// An allowed grant. Repeat for more.
+    #[arg(long = "grant", value_name = "GRANT", value_enum)]
+    pub grants: Vec<Grant>,
+    /// An allowed scope. Repeat for more.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// The access tokens' audience (empty: the server's default).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Access-token lifetime in seconds (60 to 86400; 0: the server's default).
+    #[arg(long, value_name = "SECONDS")]
+    pub access_token_ttl: Option<u32>,
+    /// Refresh-token lifetime in seconds (0: the server's default).
+    #[arg(long, value_name = "SECONDS")]
+    pub refresh_token_ttl: Option<u32>,
+    /// Whether the application skips the consent screen.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub first_party: Option<bool>,
+    /// The ID-token signing algorithm.
+    #[arg(long, value_enum)]
+    pub id_token_alg: Option<IdTokenAlg>,
+}
+
+/// `client ...`: applications (OAuth clients).
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Registers an application; a confidential client's secret is printed
+    /// this once and cannot be read again.
+    Create {
+        /// The client id (3 to 64 of a-z, 0-9, '.', '_', '-'); generated when
+        /// omitted.
+        client_id: Option<String>,
+        /// Confidential or public.
+        #[arg(long = "type", value_name = "TYPE", value_enum, default_value_t = ClientKind::Confidential)]
+        kind: ClientKind,
+        /// The application's settings.
+        #[command(flatten)]
+        settings: ClientSettings,
+    },
+    /// Lists applications that are not deleted.
+    List {
+        /// Applications per request (the listing fetches every page).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=500))]
+        page_size: i32,
+    },
+    /// Shows one application (never its secret).
+    Get {
+        /// The client id.
+        client_id: String,
+    },
+    /// Changes the settings given; lists given replace the stored ones.
+    Update {
+        /// The client id.
+        client_id: String,
+        /// The application's settings.
+        #[command(flatten)]
+        settings: ClientSettings,
+    },
+    /// Deletes an application (soft delete: its id stays reserved).
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+    /// Sets a new secret for a confidential application and prints it; it
+    /// is shown this once and the previous one stops working.
+    RotateSecret {
+        /// The client id.
+        client_id: String,
     },
 }
 

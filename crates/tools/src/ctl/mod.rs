@@ -6,6 +6,7 @@
 mod account;
 mod audit;
 mod cli;
+mod client;
 mod key;
 mod pgcreds;
 mod role;
@@ -245,6 +246,7 @@ async fn run(cli: CtlCli) -> R<()> {
         CtlCommand::Health => session::health(&cx).await,
         CtlCommand::Account(c) => account::run(&cx, c).await,
         CtlCommand::Role(c) => role::run(&cx, c).await,
+        CtlCommand::Client(c) => client::run(&cx, c).await,
         CtlCommand::Token(c) => token::run(&cx, c).await,
         CtlCommand::Totp(c) => totp::run(&cx, c).await,
         CtlCommand::Pgcreds(c) => pgcreds::run(&cx, c).await,
