@@ -693,3 +693,48 @@ async fn no_refresh_token_or_client_secret_in_the_database_file() {
         );
     }
 }
+
+#[tokio::test]
+async fn introspection_tells_a_non_admin_only_about_its_own_tokens() {
+    let (s, admin, rita_id) = with_user(Options::default()).await;
+    s.create(&admin, "otto", AccountType::Human, PW).await;
+    let (rita, rita_refresh) = login_pair(&s, "rita").await;
+    let (otto, otto_refresh) = login_pair(&s, "otto").await;
+    let grpc = |caller: String, token: String| {
+        let s = &s;
+        async move {
+            s.tokens()
+                .await
+                .introspect_token(authed(
+                    pb::IntrospectTokenRequest {
+                        token,
+                        token_type_hint: String::new(),
+                    },
+                    &caller,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let own = grpc(rita.clone(), rita_refresh.clone()).await;
+    assert!(own.active);
+    assert_eq!(own.subject, rita_id);
+    for other in [&admin, &otto, &otto_refresh] {
+        let i = grpc(rita.clone(), other.clone()).await;
+        assert_eq!(i, pb::IntrospectTokenResponse::default(), "gRPC");
+        let (st, body) = form(
+            &s,
+            "/oauth2/introspect",
+            &format!("token={other}"),
+            Some(&format!("Bearer {rita}")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(body, serde_json::json!({"active": false}), "OAuth");
+    }
+    assert!(
+        grpc(admin.clone(), otto_refresh).await.active,
+        "admins see all"
+    );
+}

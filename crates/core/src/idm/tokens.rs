@@ -311,8 +311,24 @@ impl Idm {
     }
 
     /// IntrospectToken (RFC 7662): access tokens are checked in memory,
-    /// refresh tokens in the store.
-    pub async fn introspect(&self, token: &str) -> Result<Introspection> {
+    /// refresh tokens in the store. An admin learns about any token; anyone
+    /// else only about their own (same subject), and every other token
+    /// answers inactive, exactly like an invalid one.
+    pub async fn introspect(&self, caller: &Caller, token: &str) -> Result<Introspection> {
+        let found = self.describe(token).await?;
+        let allowed = match &caller.principal {
+            Some(p) => p.is_admin() || p.account_id == found.subject,
+            None => false,
+        };
+        Ok(if found.active && allowed {
+            found
+        } else {
+            Introspection::default()
+        })
+    }
+
+    /// What introspection knows of a token, whoever asks.
+    async fn describe(&self, token: &str) -> Result<Introspection> {
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Ok(Introspection::default());
         }

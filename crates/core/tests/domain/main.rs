@@ -343,17 +343,66 @@ async fn introspection_and_revocation_by_value() {
     k.account("alice", AccountType::Human, ALICE_PW).await;
     let issued = k.login("alice", ALICE_PW).await.unwrap();
     let refresh = issued.refresh.unwrap().0.to_string();
-    let i = k.idm.introspect(&issued.token).await.unwrap();
+    let i = k.idm.introspect(&k.admin(), &issued.token).await.unwrap();
     assert!(i.active);
     assert_eq!(i.token_type, "access_token");
-    let r = k.idm.introspect(&refresh).await.unwrap();
+    let r = k.idm.introspect(&k.admin(), &refresh).await.unwrap();
     assert!(r.active);
     assert_eq!(r.token_type, "refresh_token");
     k.idm.revoke_value(&anonymous(), &refresh).await.unwrap();
-    assert!(!k.idm.introspect(&refresh).await.unwrap().active);
+    assert!(!k.idm.introspect(&k.admin(), &refresh).await.unwrap().active);
     assert!(
         !k.valid(&issued.token),
         "a refresh token takes its family's access tokens along"
     );
-    assert!(!k.idm.introspect("not a token at all").await.unwrap().active);
+    assert!(
+        !k.idm
+            .introspect(&k.admin(), "not a token at all")
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn introspection_answers_others_tokens_only_to_an_admin() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    k.account("bob", AccountType::Human, "bob's long password")
+        .await;
+    let alice = k.login("alice", ALICE_PW).await.unwrap();
+    let alice_refresh = alice.refresh.clone().unwrap().0.to_string();
+    let bob = k.login("bob", "bob's long password").await.unwrap();
+    let bob_refresh = bob.refresh.clone().unwrap().0.to_string();
+    let as_alice = k.caller(&alice.token);
+    // Her own tokens: described.
+    assert!(
+        k.idm
+            .introspect(&as_alice, &alice.token)
+            .await
+            .unwrap()
+            .active
+    );
+    assert!(
+        k.idm
+            .introspect(&as_alice, &alice_refresh)
+            .await
+            .unwrap()
+            .active
+    );
+    // Bob's and the admin's: inactive, and nothing about them.
+    for other in [bob.token.as_str(), &bob_refresh, &k.admin_token] {
+        let i = k.idm.introspect(&as_alice, other).await.unwrap();
+        assert_eq!(i, mcias_core::idm::Introspection::default());
+    }
+    // An admin sees all.
+    let i = k.idm.introspect(&k.admin(), &bob_refresh).await.unwrap();
+    assert!(i.active);
+    assert!(
+        k.idm
+            .introspect(&k.admin(), &alice.token)
+            .await
+            .unwrap()
+            .active
+    );
 }
