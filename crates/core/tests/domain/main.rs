@@ -406,3 +406,31 @@ async fn introspection_answers_others_tokens_only_to_an_admin() {
             .active
     );
 }
+
+#[tokio::test]
+async fn a_failed_login_never_records_an_unknown_username_in_clear() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    // A password typed into the username field.
+    let _ = k.login("Hunter2-my-password", "whatever it is").await;
+    let _ = k.login("Hunter2-my-password", "whatever it is").await;
+    let _ = k.login("alice", "not her password").await;
+    let failures = k.audit("login_failure").await;
+    assert_eq!(failures.len(), 3);
+    let all: String = failures.iter().map(|e| e.details.clone()).collect();
+    assert!(
+        !all.to_lowercase().contains("hunter2"),
+        "the submitted username is in the audit log: {all}"
+    );
+    let unknown: Vec<serde_json::Value> = failures[1..]
+        .iter()
+        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .collect();
+    assert_eq!(
+        unknown[0]["username_hmac"], unknown[1]["username_hmac"],
+        "the same mistake is recognisable"
+    );
+    assert_eq!(unknown[0]["username_length"], 19);
+    let known: serde_json::Value = serde_json::from_str(&failures[0].details).unwrap();
+    assert_eq!(known["username"], "alice", "known accounts keep the name");
+}
