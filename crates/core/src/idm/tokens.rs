@@ -156,14 +156,29 @@ impl Idm {
         ))
     }
 
-    /// Revokes the caller's token.
+    /// Ends the caller's session: revokes the caller's token and, when it
+    /// was issued from a refresh-token family (a login and its refreshes),
+    /// the whole family, so its refresh token cannot mint a new pair.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
         let p = caller.principal()?;
-        let audit = self.audit("logout", caller, Some(&p.jti), Outcome::Success, json!({}));
-        self.store
-            .revoke_token(p.jti.clone(), "logout".into(), self.clock.now(), audit)
+        let family = self
+            .store
+            .token(p.jti.clone())
+            .await?
+            .and_then(|t| t.family_id);
+        let audit = self.audit(
+            "logout",
+            caller,
+            Some(&p.jti),
+            Outcome::Success,
+            json!({ "refresh_family": family }),
+        );
+        let revoked = self
+            .store
+            .end_session(p.jti.clone(), family, self.clock.now(), audit)
             .await?;
         self.revoked.insert(p.jti.clone(), p.expires_at);
+        self.mirror_revocations(revoked);
         Ok(())
     }
 

@@ -71,6 +71,7 @@ impl Backend for Store {
             successor: NewRefresh, access: NewToken, audit: AuditEntry, reuse_audit: AuditEntry)
             -> RefreshOutcome;
         revoke_refresh_family(hash: String, now: i64, audit: AuditEntry) -> Option<Vec<(String, i64)>>;
+        end_session(jti: String, family: Option<String>, now: i64, audit: AuditEntry) -> Vec<(String, i64)>;
         prune_refresh_tokens(before: i64) -> usize;
         signing_keys() -> Vec<SigningKeyRecord>;
         insert_signing_key(key: SigningKeyRecord, retire_previous_after: i64, audit: AuditEntry) -> ();

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{AuditEntry, NewToken, PgCredsRecord, SigningKeyRecord, TokenRecord};
 
 /// The columns [`token_from_row`] reads.
-pub(super) const TOKEN_COLUMNS: &str = "jti, account_id, issued_at, expires_at, revoked_at";
+pub(super) const TOKEN_COLUMNS: &str =
+    "jti, account_id, issued_at, expires_at, revoked_at, family_id";
 
 /// A [`TokenRecord`] from a row of [`TOKEN_COLUMNS`].
 pub(super) fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -18,6 +19,7 @@ pub(super) fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRec
         issued_at: r.get(2)?,
         expires_at: r.get(3)?,
         revoked_at: r.get(4)?,
+        family_id: r.get(5)?,
     })
 }
 

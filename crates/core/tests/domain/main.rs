@@ -365,6 +365,38 @@ async fn introspection_and_revocation_by_value() {
 }
 
 #[tokio::test]
+async fn logout_ends_the_refresh_family_of_the_session() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    let issued = k.login("alice", ALICE_PW).await.unwrap();
+    let r1 = issued.refresh.clone().unwrap().0.to_string();
+    let second = k.idm.refresh(&anonymous(), &r1).await.unwrap();
+    let r2 = second.refresh.clone().unwrap().0.to_string();
+    // Another session of the same account stays.
+    let other = k.login("alice", ALICE_PW).await.unwrap();
+    let other_refresh = other.refresh.clone().unwrap().0.to_string();
+    k.idm.logout(&k.caller(&second.token)).await.unwrap();
+    assert!(!k.valid(&second.token), "logout revokes the token");
+    assert_kind(
+        k.idm.refresh(&anonymous(), &r2).await,
+        ErrorKind::Unauthenticated,
+    );
+    assert!(
+        !k.valid(&issued.token),
+        "the session's other access tokens end with it"
+    );
+    assert!(k.valid(&other.token), "other sessions stay");
+    assert!(k.idm.refresh(&anonymous(), &other_refresh).await.is_ok());
+    let logout = k.audit("logout").await;
+    assert_eq!(logout.len(), 1, "{logout:?}");
+    assert!(
+        logout[0].details.contains("refresh_family"),
+        "the audit names the family: {}",
+        logout[0].details
+    );
+}
+
+#[tokio::test]
 async fn introspection_answers_others_tokens_only_to_an_admin() {
     let k = Kit::new().await;
     k.account("alice", AccountType::Human, ALICE_PW).await;
