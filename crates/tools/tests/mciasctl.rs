@@ -1029,3 +1029,21 @@ async fn client_secrets_client_credentials_and_key_rotation() {
     let out = Ctl::new(&s).j(&["key", "rotate"], "");
     assert_eq!(out.code, 2, "not logged in");
 }
+
+/// Output into a closed pipe (`mciasctl completions bash | head`) ends the
+/// command quietly with status 0, never with a panic (status 101).
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    for args in [&["completions", "bash"][..], &["--help"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_mciasctl"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
