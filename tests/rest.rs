@@ -294,6 +294,10 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
         ("RotateSigningKey", (json!({}), "admin", vec!["kid"])),
         ("RotateRefreshKey", (json!({}), "admin", vec!["keyId"])),
         (
+            "RevokeSigningKey",
+            (json!({"kid": "{revocable_kid}"}), "admin", vec!["kid"]),
+        ),
+        (
             "RotateClientSecret",
             (json!({"accountId": "{svc}"}), "admin", vec!["clientSecret"]),
         ),
@@ -415,6 +419,20 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
         .into_inner()
         .client_secret;
     let bob_token = s.login("bob", PW).await;
+    // Two superseded keys to revoke; every token above is signed by the first.
+    let mut revocable_kid = Vec::new();
+    for _ in 0..3 {
+        let kid = s
+            .admin()
+            .await
+            .rotate_signing_key(authed(pb::RotateSigningKeyRequest {}, &admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .kid;
+        revocable_kid.push(kid);
+    }
+    revocable_kid.pop();
 
     let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET).unwrap();
     let fixtures = fixtures();
@@ -442,6 +460,7 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
                 ("refresh".into(), refresh[i].clone()),
                 ("revocable_value".into(), revocable_value[i].clone()),
                 ("svc_secret".into(), svc_secret.clone()),
+                ("revocable_kid".into(), revocable_kid[i].clone()),
             ]);
             let req = fill(template, &vars);
             let msg = rest::from_json(&route.rpc.input(), req.to_string().as_bytes()).unwrap();

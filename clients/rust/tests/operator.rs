@@ -122,6 +122,22 @@ async fn operator_calls() {
             .any(|k| k.kid == kid)
     );
     assert!(!admin.rotate_refresh_key().await.unwrap().is_empty());
+    // Revoking a superseded key (not the one that signed this session's
+    // token): it leaves the published keys at once.
+    admin.rotate_signing_key().await.unwrap();
+    let revoked = admin.revoke_signing_key(&kid).await.unwrap();
+    assert_eq!(
+        (revoked.kid.as_str(), revoked.new_active_kid.as_str()),
+        (kid.as_str(), "")
+    );
+    assert!(
+        admin
+            .public_keys()
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.kid != kid)
+    );
 
     // One page of the audit log.
     let page = admin

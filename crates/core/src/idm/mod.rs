@@ -25,6 +25,7 @@ mod tokens;
 pub use accounts::AccountPage;
 pub use credentials::PgCreds;
 pub use keyring::KeyRing;
+pub use keys::RevokedKey;
 pub use login::backoff_secs;
 pub use maintenance::{
     MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,

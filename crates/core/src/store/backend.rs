@@ -279,6 +279,11 @@ pub trait Backend: Send + Sync + Debug {
     /// kids.
     fn retire_signing_keys(&self, now: i64) -> StoreFuture<'_, Vec<String>>;
 
+    /// Retires the inactive, unretired signing key `kid` now, with `audit`;
+    /// false (and nothing recorded) when there is no such key.
+    fn revoke_signing_key(&self, kid: String, now: i64, audit: AuditEntry)
+    -> StoreFuture<'_, bool>;
+
     // --- stored database credentials ---
 
     /// The stored credentials of an account.

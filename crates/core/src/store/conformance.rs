@@ -1153,7 +1153,7 @@ pub async fn audit(s: &dyn Backend) {
 }
 
 /// signing_keys, insert_signing_key (the previous active key stops signing
-/// and verifies until a time), retire_signing_keys.
+/// and verifies until a time), retire_signing_keys, revoke_signing_key.
 pub async fn signing_keys(s: &dyn Backend) {
     assert!(s.signing_keys().await.unwrap().is_empty());
     let key = |kid: &str, at: i64| SigningKeyRecord {
@@ -1198,6 +1198,32 @@ pub async fn signing_keys(s: &dyn Backend) {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].kid, "k2");
     assert!(s.retire_signing_keys(10_000).await.unwrap().is_empty());
+
+    // Revocation: an inactive key is retired at once, whatever its period;
+    // the active, an unknown or a retired key is refused, nothing recorded.
+    s.insert_signing_key(key("k3", 600), 99_999, event("signing_key_create", 600))
+        .await
+        .unwrap();
+    for kid in ["k3", "nope", "k1"] {
+        assert!(
+            !s.revoke_signing_key(kid.to_owned(), 700, event("signing_key_revoke", 700))
+                .await
+                .unwrap(),
+            "{kid}"
+        );
+    }
+    assert_eq!(count(s, "signing_key_revoke").await, 0);
+    assert!(
+        s.revoke_signing_key("k2".to_owned(), 700, event("signing_key_revoke", 700))
+            .await
+            .unwrap()
+    );
+    assert_eq!(count(s, "signing_key_revoke").await, 1);
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["k3"]
+    );
 }
 
 /// refresh_keys and insert_refresh_key: one active, the others kept.

@@ -76,6 +76,7 @@ impl Backend for Store {
         signing_keys() -> Vec<SigningKeyRecord>;
         insert_signing_key(key: SigningKeyRecord, retire_previous_after: i64, audit: AuditEntry) -> ();
         retire_signing_keys(now: i64) -> Vec<String>;
+        revoke_signing_key(kid: String, now: i64, audit: AuditEntry) -> bool;
         pg_creds(account_id: String) -> Option<PgCredsRecord>;
         set_pg_creds(account_id: String, creds: PgCredsRecord, now: i64, audit: AuditEntry) -> ();
         append_audit(entry: AuditEntry) -> ();

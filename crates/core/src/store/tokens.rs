@@ -208,6 +208,32 @@ impl Store {
         .await
     }
 
+    /// Retires one signing key now, whatever its period (a compromised
+    /// key), with `audit`. False when no unretired, inactive key has that
+    /// kid: the active key is never retired here, it must be rotated out
+    /// first.
+    pub async fn revoke_signing_key(
+        &self,
+        kid: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE signing_keys SET retired_at = ?2, retire_after = ?2
+                     WHERE kid = ?1 AND active = 0 AND retired_at IS NULL",
+                    params![kid, now],
+                )
+                .map_err(sql_err)?;
+            if n == 1 {
+                append(tx, &audit)?;
+            }
+            Ok(n == 1)
+        })
+        .await
+    }
+
     /// Retires superseded signing keys whose verification period is over;
     /// returns their kids.
     pub async fn retire_signing_keys(&self, now: i64) -> Result<Vec<String>> {

@@ -466,3 +466,74 @@ async fn a_failed_login_never_records_an_unknown_username_in_clear() {
     let known: serde_json::Value = serde_json::from_str(&failures[0].details).unwrap();
     assert_eq!(known["username"], "alice", "known accounts keep the name");
 }
+
+/// The `kid` in a token's header.
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header = data_encoding::BASE64URL_NOPAD
+        .decode(header.as_bytes())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_revoked_signing_key_stops_verifying_at_once() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    let old_token = k.login("alice", ALICE_PW).await.unwrap().token.to_string();
+    let old_kid = kid_of(&old_token);
+    let new_kid = k.idm.rotate_signing_key(&k.admin()).await.unwrap();
+    assert!(k.valid(&old_token), "a rotated-out key still verifies");
+    let admin = k
+        .login("admin", ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .token
+        .to_string();
+    let admin = k.caller(&admin);
+    // Only an admin may, and an unknown key is named as such.
+    let alice = k.login("alice", ALICE_PW).await.unwrap().token.to_string();
+    assert_kind(
+        k.idm.revoke_signing_key(&k.caller(&alice), &old_kid).await,
+        ErrorKind::PermissionDenied,
+    );
+    assert_kind(
+        k.idm.revoke_signing_key(&admin, "no-such-key").await,
+        ErrorKind::NotFound,
+    );
+    let revoked = k.idm.revoke_signing_key(&admin, &old_kid).await.unwrap();
+    assert_eq!(
+        (revoked.kid.as_str(), revoked.rotated_to),
+        (old_kid.as_str(), None)
+    );
+    assert!(!k.valid(&old_token), "tokens of a revoked key stop at once");
+    assert!(k.idm.validate(&old_token).is_none());
+    assert!(k.valid(&alice), "tokens of other keys stay");
+    assert!(
+        k.idm.public_keys().iter().all(|j| j.kid != old_kid),
+        "it leaves the JWKS"
+    );
+    let events = k.audit("signing_key_revoke").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].target_id.as_deref(), Some(old_kid.as_str()));
+    // Revoking it again: it is gone.
+    assert_kind(
+        k.idm.revoke_signing_key(&admin, &old_kid).await,
+        ErrorKind::NotFound,
+    );
+
+    // The active key: a new one is rotated in first, and the answer says so.
+    let revoked = k.idm.revoke_signing_key(&admin, &new_kid).await.unwrap();
+    let next = revoked.rotated_to.clone().unwrap();
+    assert_ne!(next, new_kid);
+    assert!(
+        !k.valid(&alice),
+        "every token of the revoked active key stops"
+    );
+    let fresh = k.login("alice", ALICE_PW).await.unwrap().token.to_string();
+    assert_eq!(kid_of(&fresh), next);
+    assert!(k.valid(&fresh));
+    let kids: Vec<String> = k.idm.public_keys().into_iter().map(|j| j.kid).collect();
+    assert_eq!(kids, [next]);
+}
