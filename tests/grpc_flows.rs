@@ -839,14 +839,76 @@ async fn oversized_messages_are_refused() {
     let s = TestServer::start().await;
     let res = s.try_login("admin", &"x".repeat(200 * 1024), "").await;
     let st = res.unwrap_err();
-    assert_ne!(st.code(), Code::Ok);
-    assert_ne!(
+    assert_eq!(
         st.code(),
-        Code::Unauthenticated,
-        "must be refused before the login logic: {st:?}"
+        Code::ResourceExhausted,
+        "refused before the login logic, as gRPC says for a size limit: {st:?}"
     );
+    assert!(st.message().contains("too large"), "{st:?}");
     // The server is still fine.
     s.admin_token().await;
+}
+
+/// The gRPC status of a raw gRPC-Web call of `path` with `message` as the
+/// body (one uncompressed frame): from the headers of a trailers-only
+/// answer, or from the trailers frame.
+async fn raw_grpc_web(s: &TestServer, path: &str, message: &[u8]) -> (String, String) {
+    let mut body = vec![0u8];
+    body.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(message);
+    let res = s
+        .http()
+        .post(format!("{}{path}", s.base_url()))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    if let Some(code) = header("grpc-status") {
+        return (code, header("grpc-message").unwrap_or_default());
+    }
+    let data = res.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&data).into_owned();
+    // The trailers frame is `grpc-status:N\r\ngrpc-message:...` after the data.
+    let field = |name: &str| {
+        text.split(&format!("{name}:"))
+            .nth(1)
+            .and_then(|rest| rest.split(['\r', '\n']).next())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    (field("grpc-status"), field("grpc-message"))
+}
+
+#[tokio::test]
+async fn malformed_messages_are_invalid_arguments_without_decoder_details() {
+    let s = TestServer::start().await;
+    // Field 1 with wire type 7, which does not exist.
+    let (code, message) =
+        raw_grpc_web(&s, "/mcias.v1.AuthService/Login", &[0x0f, 0xff, 0xff]).await;
+    assert_eq!(
+        code,
+        (Code::InvalidArgument as i32).to_string(),
+        "malformed protobuf: {message}"
+    );
+    assert!(
+        !message.contains("wire") && !message.to_lowercase().contains("decode"),
+        "no decoder details: {message}"
+    );
+    assert!(
+        message.contains("malformed"),
+        "names the problem: {message}"
+    );
+    // A well-formed message still works the same way.
+    let (code, _) = raw_grpc_web(&s, "/mcias.v1.AdminService/Health", &[]).await;
+    assert_eq!(code, "0");
 }
 
 #[tokio::test]

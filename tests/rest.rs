@@ -299,6 +299,10 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
         ("RotateSigningKey", (json!({}), "admin", vec!["kid"])),
         ("RotateRefreshKey", (json!({}), "admin", vec!["keyId"])),
         (
+            "RevokeSigningKey",
+            (json!({"kid": "{revocable_kid}"}), "admin", vec!["kid"]),
+        ),
+        (
             "RotateClientSecret",
             (json!({"accountId": "{svc}"}), "admin", vec!["clientSecret"]),
         ),
@@ -469,6 +473,12 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
             .await
             .unwrap();
     }
+    // Two superseded keys to revoke; every token above is signed by the first.
+    let mut revocable_kid = Vec::new();
+    for _ in 0..3 {
+        revocable_kid.push(s.rotate_signing_key(&admin).await);
+    }
+    revocable_kid.pop();
 
     let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET).unwrap();
     let fixtures = fixtures();
@@ -497,6 +507,7 @@ async fn every_rpc_answers_the_same_over_rest_and_grpc() {
                 ("revocable_value".into(), revocable_value[i].clone()),
                 ("svc_secret".into(), svc_secret.clone()),
                 ("victim_client".into(), format!("victim-client{i}")),
+                ("revocable_kid".into(), revocable_kid[i].clone()),
             ]);
             let req = fill(template, &vars);
             let msg = rest::from_json(&route.rpc.input(), req.to_string().as_bytes()).unwrap();

@@ -383,14 +383,7 @@ async fn signing_key_rotation_keeps_old_tokens_until_they_expire() {
     let old_kid = mcias_core::crypto::jwt::peek_kid(&admin).unwrap();
     assert_eq!(jwks_kids(&s).await, vec![old_kid.clone()]);
 
-    let new_kid = s
-        .admin()
-        .await
-        .rotate_signing_key(authed(pb::RotateSigningKeyRequest {}, &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .kid;
+    let new_kid = s.rotate_signing_key(&admin).await;
     assert_ne!(new_kid, old_kid);
     assert_eq!(
         jwks_kids(&s).await,
@@ -692,4 +685,49 @@ async fn no_refresh_token_or_client_secret_in_the_database_file() {
             "{what} bytes are stored"
         );
     }
+}
+
+#[tokio::test]
+async fn introspection_tells_a_non_admin_only_about_its_own_tokens() {
+    let (s, admin, rita_id) = with_user(Options::default()).await;
+    s.create(&admin, "otto", AccountType::Human, PW).await;
+    let (rita, rita_refresh) = login_pair(&s, "rita").await;
+    let (otto, otto_refresh) = login_pair(&s, "otto").await;
+    let grpc = |caller: String, token: String| {
+        let s = &s;
+        async move {
+            s.tokens()
+                .await
+                .introspect_token(authed(
+                    pb::IntrospectTokenRequest {
+                        token,
+                        token_type_hint: String::new(),
+                    },
+                    &caller,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let own = grpc(rita.clone(), rita_refresh.clone()).await;
+    assert!(own.active);
+    assert_eq!(own.subject, rita_id);
+    for other in [&admin, &otto, &otto_refresh] {
+        let i = grpc(rita.clone(), other.clone()).await;
+        assert_eq!(i, pb::IntrospectTokenResponse::default(), "gRPC");
+        let (st, body) = form(
+            &s,
+            "/oauth2/introspect",
+            &format!("token={other}"),
+            Some(&format!("Bearer {rita}")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(body, serde_json::json!({"active": false}), "OAuth");
+    }
+    assert!(
+        grpc(admin.clone(), otto_refresh).await.active,
+        "admins see all"
+    );
 }

@@ -162,6 +162,40 @@ pub struct Gate<S> {
     state: Arc<GateState>,
 }
 
+/// Statuses tonic's codec answers before a handler runs, rewritten to what
+/// gRPC prescribes and without decoder internals: a message over the size
+/// limit is RESOURCE_EXHAUSTED (tonic says OUT_OF_RANGE), a malformed one is
+/// INVALID_ARGUMENT (tonic says INTERNAL with the decoder's error). Handlers
+/// never answer OUT_OF_RANGE, and their INTERNAL says only `internal error`.
+fn codec_status<B: Default>(res: http::Response<B>) -> http::Response<B> {
+    let Some(status) = Status::from_header_map(res.headers()) else {
+        return res;
+    };
+    let message = status.message();
+    let rewritten = match status.code() {
+        tonic::Code::OutOfRange => Some(Status::resource_exhausted(format!(
+            "message too large: {}",
+            message
+                .split_once("too large: ")
+                .map_or(message, |(_, rest)| rest)
+        ))),
+        tonic::Code::Internal
+            if message.starts_with("failed to decode Protobuf message")
+                || message.starts_with("Unexpected EOF decoding stream") =>
+        {
+            tracing::debug!(detail = %message, "malformed request message");
+            Some(Status::invalid_argument(
+                "malformed request message: not the protobuf encoding of the method's request type",
+            ))
+        }
+        _ => None,
+    };
+    match rewritten {
+        Some(s) => s.into_http(),
+        None => res,
+    }
+}
+
 fn grpc_code<B>(res: &http::Response<B>) -> &str {
     res.headers()
         .get("grpc-status")
@@ -201,7 +235,7 @@ where
                 Ok(caller) => {
                     let account = caller.principal.as_ref().map(|p| p.account_id.clone());
                     req.extensions_mut().insert(caller);
-                    (account, inner.call(req).await)
+                    (account, inner.call(req).await.map(codec_status))
                 }
                 Err(status) => (None, Ok(status.into_http())),
             };

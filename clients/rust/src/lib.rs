@@ -704,6 +704,20 @@ impl Client {
             .kid)
     }
 
+    /// Retires the signing key `kid` at once (a compromised key): tokens it
+    /// signed stop validating and it leaves the JWKS. When it is the active
+    /// key a new one is rotated in first; the answer's `new_active_kid`
+    /// names it (empty otherwise) (admin).
+    pub async fn revoke_signing_key(&self, kid: &str) -> Result<pb::RevokeSigningKeyResponse> {
+        Ok(self
+            .admin()
+            .revoke_signing_key(self.req(pb::RevokeSigningKeyRequest {
+                kid: kid.to_owned(),
+            }))
+            .await?
+            .into_inner())
+    }
+
     /// Makes a new secret the one that protects new refresh tokens at rest
     /// and returns its id; earlier refresh tokens keep working (admin).
     pub async fn rotate_refresh_key(&self) -> Result<String> {

@@ -24,6 +24,12 @@ fn options() -> ConnectOptions {
     }
 }
 
+/// The ids of the published signing keys.
+async fn published(client: &Client) -> Vec<String> {
+    let keys = client.public_keys().await.unwrap();
+    keys.into_iter().map(|k| k.kid).collect()
+}
+
 #[tokio::test]
 async fn operator_calls() {
     let (server, ca, admin_password) = (
@@ -113,15 +119,17 @@ async fn operator_calls() {
 
     // Keys.
     let kid = admin.rotate_signing_key().await.unwrap();
-    assert!(
-        admin
-            .public_keys()
-            .await
-            .unwrap()
-            .iter()
-            .any(|k| k.kid == kid)
-    );
+    assert!(published(&admin).await.contains(&kid));
     assert!(!admin.rotate_refresh_key().await.unwrap().is_empty());
+    // Revoking a superseded key (not the one that signed this session's
+    // token): it leaves the published keys at once.
+    admin.rotate_signing_key().await.unwrap();
+    let revoked = admin.revoke_signing_key(&kid).await.unwrap();
+    assert_eq!(
+        (revoked.kid.as_str(), revoked.new_active_kid.as_str()),
+        (kid.as_str(), "")
+    );
+    assert!(!published(&admin).await.contains(&kid));
 
     // One page of the audit log.
     let page = admin

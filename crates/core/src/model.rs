@@ -141,6 +141,8 @@ pub struct TokenRecord {
     pub expires_at: i64,
     /// Revocation time, if revoked.
     pub revoked_at: Option<i64>,
+    /// The refresh-token family (the session) it was issued from, if any.
+    pub family_id: Option<String>,
 }
 
 /// A stored signing key (private part sealed).

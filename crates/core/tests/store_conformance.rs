@@ -23,3 +23,27 @@ async fn sqlite_passes_the_store_conformance_suite() {
     .await;
     assert_eq!(n.load(Ordering::Relaxed), conformance::areas().len());
 }
+
+/// The database and SQLite's -wal and -shm files, and a backup, are readable
+/// by the owner only, whatever the umask.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mcias.db");
+    let store = Store::open(&path).unwrap();
+    store.migrate(0).unwrap();
+    store.ping().await.unwrap();
+    let backup = dir.path().join("backup.db");
+    store.backup_to(&backup, |_, _| {}).unwrap();
+    let mode = |suffix: &str| {
+        let p = mcias_core::store::sibling(&path, suffix);
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(suffix), 0o600, "mcias.db{suffix}");
+    }
+    let backup_mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(backup_mode, 0o600, "the backup");
+}

@@ -254,6 +254,17 @@ burst = {}
             .valid
     }
 
+    /// Rotates the signing key as `admin`; the new key's id.
+    pub async fn rotate_signing_key(&self, admin: &str) -> String {
+        self.admin()
+            .await
+            .rotate_signing_key(authed(pb::RotateSigningKeyRequest {}, admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .kid
+    }
+
     /// Creates an account as admin and returns its id.
     pub async fn create(
         &self,

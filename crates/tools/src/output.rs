@@ -5,6 +5,46 @@ use serde_json::{Map, Value};
 
 use crate::args::Output;
 
+/// `println!` for the tools' standard output: a closed pipe
+/// (`mciasctl … | head`) ends the process quietly instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to standard output. When the reader has gone (a closed pipe) the
+/// process exits with status 0 and no message, as `cat | head` does; any
+/// other write error is reported and exits with status 1.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        stdout_failed(&e);
+    }
+}
+
+/// Writes bytes to standard output, like [`write_stdout`].
+pub fn write_stdout_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        stdout_failed(&e);
+    }
+}
+
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("cannot write to standard output: {e}");
+    std::process::exit(1);
+}
+
 /// Prints records as a table or as one JSON object per line.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -42,7 +82,7 @@ impl Printer {
 
     /// One JSON value on its own line.
     pub fn line(&self, v: &Value) {
-        println!("{v}");
+        crate::outln!("{v}");
     }
 
     /// Rows with a header (table) or one JSON object per row.
@@ -85,13 +125,13 @@ impl Printer {
             line.trim_end().to_owned()
         };
         if header {
-            println!(
+            crate::outln!(
                 "{}",
                 fmt(columns.iter().map(|c| c.to_uppercase()).collect())
             );
         }
         for row in cells {
-            println!("{}", fmt(row));
+            crate::outln!("{}", fmt(row));
         }
     }
 
@@ -103,7 +143,7 @@ impl Printer {
         }
         let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
         for k in keys {
-            println!("{k:<width$}  {}", cell(v.get(*k)));
+            crate::outln!("{k:<width$}  {}", cell(v.get(*k)));
         }
     }
 
@@ -117,7 +157,7 @@ impl Printer {
             obj.insert("ok".into(), Value::Bool(true));
             self.line(&Value::Object(obj));
         } else {
-            println!("{message}");
+            crate::outln!("{message}");
         }
     }
 }

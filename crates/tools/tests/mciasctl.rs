@@ -1028,6 +1028,58 @@ async fn client_secrets_client_credentials_and_key_rotation() {
     assert_eq!(out.error_code(), "PERMISSION_DENIED");
     let out = Ctl::new(&s).j(&["key", "rotate"], "");
     assert_eq!(out.code, 2, "not logged in");
+
+    // Revocation: the superseded key is cut off at once and leaves the JWKS;
+    // an unknown kid is NOT_FOUND; admins only.
+    let keys = admin.j(&["token", "keys"], "").json();
+    let old = keys
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .find(|k| *k != kid)
+        .unwrap();
+    let out = client.j(&["key", "revoke", &old], "");
+    assert_eq!(out.error_code(), "PERMISSION_DENIED");
+    let out = admin.j(&["key", "revoke", "no-such-kid"], "");
+    assert_eq!((out.code, out.error_code()), (1, "NOT_FOUND".to_owned()));
+    let r = admin.j(&["key", "revoke", &old], "").one();
+    assert_eq!(
+        (r["kid"].as_str(), r["new_active_kid"].as_str()),
+        (Some(old.as_str()), None)
+    );
+    assert!(
+        !s.valid(&before).await,
+        "its tokens stop validating at once"
+    );
+    let keys = admin.j(&["token", "keys"], "").json();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], kid.as_str());
+    // The active key: a new one is rotated in first, and named.
+    let table = admin.run(&["key", "revoke", &kid], "");
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.contains("was the active key"),
+        "{}",
+        table.stdout
+    );
+    assert!(!s.valid(&admin.access()).await);
+}
+
+/// Output into a closed pipe (`mciasctl completions bash | head`) ends the
+/// command quietly with status 0, never with a panic (status 101).
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    for args in [&["completions", "bash"][..], &["--help"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_mciasctl"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

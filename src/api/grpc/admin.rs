@@ -41,6 +41,22 @@ impl AdminService for AdminApi {
         Ok(Response::new(RotateSigningKeyResponse { kid }))
     }
 
+    async fn revoke_signing_key(
+        &self,
+        req: Request<RevokeSigningKeyRequest>,
+    ) -> Result<Response<RevokeSigningKeyResponse>, Status> {
+        let c = caller(&req);
+        let r = self
+            .0
+            .revoke_signing_key(&c, &req.into_inner().kid)
+            .await
+            .or_status()?;
+        Ok(Response::new(RevokeSigningKeyResponse {
+            kid: r.kid,
+            new_active_kid: r.rotated_to.unwrap_or_default(),
+        }))
+    }
+
     async fn rotate_refresh_key(
         &self,
         req: Request<RotateRefreshKeyRequest>,

@@ -69,9 +69,10 @@ impl TokenService for TokenApi {
         &self,
         req: Request<IntrospectTokenRequest>,
     ) -> Result<Response<IntrospectTokenResponse>, Status> {
+        let c = caller(&req);
         let i = self
             .0
-            .introspect(&req.into_inner().token)
+            .introspect(&c, &req.into_inner().token)
             .await
             .or_status()?;
         let ts = |v: i64| (i.active).then(|| timestamp(v));

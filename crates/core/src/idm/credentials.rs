@@ -262,6 +262,7 @@ impl Idm {
         if account.is_none() {
             account = self.store.account(client_id.to_owned()).await?;
         }
+        let known = account.as_ref().map(|a| a.username.clone());
         let usable = account.filter(|a| {
             a.account_type == AccountType::System
                 && a.status == AccountStatus::Active
@@ -287,7 +288,7 @@ impl Idm {
                 caller,
                 None,
                 Outcome::Failure,
-                json!({ "client_id": client_id.chars().take(64).collect::<String>() }),
+                self.submitted_name("client_id", known.as_deref(), client_id),
             );
             self.store.append_audit(audit).await?;
             return Err(Error::unauthenticated());

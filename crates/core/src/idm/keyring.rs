@@ -218,6 +218,24 @@ impl KeyRing {
         Ok(kid)
     }
 
+    /// Retires the superseded key `kid` at once; false when it is not an
+    /// inactive, unretired key.
+    pub async fn revoke(
+        &self,
+        store: &dyn Backend,
+        master: &MasterKey,
+        kid: &str,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        if !store.revoke_signing_key(kid.to_owned(), now, audit).await? {
+            return Ok(false);
+        }
+        tracing::warn!(kid = %kid, "signing key revoked");
+        self.replace(load(store, master).await?);
+        Ok(true)
+    }
+
     /// Retires superseded keys whose period is over.
     pub async fn retire(
         &self,

@@ -4,7 +4,19 @@
 use super::Caller;
 use super::Idm;
 use crate::crypto::jwt;
+use crate::error::Error;
 use crate::error::Result;
+use crate::model::Outcome;
+use serde_json::json;
+
+/// What RevokeSigningKey did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedKey {
+    /// The key retired.
+    pub kid: String,
+    /// The key rotated in first, when the revoked key was the active one.
+    pub rotated_to: Option<String>,
+}
 
 impl Idm {
     /// The longest lifetime of any access token: how long a superseded
@@ -32,6 +44,51 @@ impl Idm {
                 actor,
             )
             .await
+    }
+
+    /// RevokeSigningKey: retires `kid` at once (a compromised key): tokens it
+    /// signed stop validating now and it leaves the JWKS. When `kid` is the
+    /// active key a new key is rotated in first, and the answer names it.
+    /// NOT_FOUND when no unretired key has that kid.
+    pub async fn revoke_signing_key(&self, caller: &Caller, kid: &str) -> Result<RevokedKey> {
+        if !caller.principal()?.is_admin() {
+            return Err(Error::denied(
+                "revoking a signing key requires the admin role",
+            ));
+        }
+        if kid.is_empty() || kid.len() > 64 {
+            return Err(Error::invalid(
+                "invalid_kid",
+                "kid must be 1 to 64 characters",
+            ));
+        }
+        let known = self.keys.snapshot().jwks().iter().any(|j| j.kid == kid);
+        if !known {
+            return Err(Error::not_found(&format!("signing key {kid}")));
+        }
+        let rotated_to = if self.keys.snapshot().signer().1 == kid {
+            Some(self.rotate_signing_key(caller).await?)
+        } else {
+            None
+        };
+        let audit = self.audit(
+            "signing_key_revoke",
+            caller,
+            Some(kid),
+            Outcome::Success,
+            json!({ "rotated_to": rotated_to }),
+        );
+        let revoked = self
+            .keys
+            .revoke(self.store.as_ref(), &self.key, kid, self.clock.now(), audit)
+            .await?;
+        if !revoked {
+            return Err(Error::not_found(&format!("signing key {kid}")));
+        }
+        Ok(RevokedKey {
+            kid: kid.to_owned(),
+            rotated_to,
+        })
     }
 
     /// RotateRefreshKey: a new secret protects new refresh tokens.

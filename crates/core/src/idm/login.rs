@@ -15,8 +15,14 @@ use crate::model::AccountType;
 use crate::model::Outcome;
 use crate::model::TokenKind;
 use crate::store::LoginSuccess;
+use hmac::Hmac;
+use hmac::Mac;
 use serde_json::json;
+use sha2::Sha256;
 use zeroize::Zeroizing;
+
+/// The context the audit log's username fingerprint key is derived under.
+const USERNAME_FINGERPRINT_CONTEXT: &[u8] = b"mcias/v1 audit: unknown username fingerprint";
 
 /// Longest password accepted, in bytes (Argon2 itself has no practical limit;
 /// this bounds the work an attacker can ask for).
@@ -48,8 +54,9 @@ impl Idm {
         username: &str,
         reason: &'static str,
     ) -> Error {
-        let details =
-            json!({ "username": username.chars().take(64).collect::<String>(), "reason": reason });
+        let mut details =
+            self.submitted_name("username", account.map(|a| a.username.as_str()), username);
+        details["reason"] = json!(reason);
         let entry = self.audit(
             "login_failure",
             caller,
@@ -70,6 +77,51 @@ impl Idm {
         }
         tracing::info!(reason, "login failed");
         Error::unauthenticated()
+    }
+
+    /// What the audit log keeps of a username that names no account: it may
+    /// be a password typed into the wrong field, so never the text itself but
+    /// a truncated HMAC-SHA256 under a key derived from the master key
+    /// (repeated attempts with the same name are recognisable, the name is
+    /// not recoverable) and its length in characters.
+    fn username_fingerprint(&self, username: &str) -> (String, usize) {
+        let Ok(mut kdf) = Hmac::<Sha256>::new_from_slice(self.key.as_bytes()) else {
+            return (String::new(), username.chars().count());
+        };
+        kdf.update(USERNAME_FINGERPRINT_CONTEXT);
+        let derived: Zeroizing<[u8; 32]> = Zeroizing::new(kdf.finalize().into_bytes().into());
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(derived.as_ref()) else {
+            return (String::new(), username.chars().count());
+        };
+        mac.update(username.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        (
+            data_encoding::HEXLOWER.encode(&tag[..8]),
+            username.chars().count(),
+        )
+    }
+
+    /// The audit details that name what a caller submitted as `field` (a
+    /// username or client id): the account's own name when it names one,
+    /// else `<field>_hmac` and `<field>_length`, never the text.
+    pub(super) fn submitted_name(
+        &self,
+        field: &str,
+        known: Option<&str>,
+        submitted: &str,
+    ) -> serde_json::Value {
+        let mut details = serde_json::Map::new();
+        match known {
+            Some(name) => {
+                details.insert(field.to_owned(), json!(name));
+            }
+            None => {
+                let (fingerprint, length) = self.username_fingerprint(submitted);
+                details.insert(format!("{field}_hmac"), json!(fingerprint));
+                details.insert(format!("{field}_length"), json!(length));
+            }
+        }
+        serde_json::Value::Object(details)
     }
 
     /// Login: load account → status → password → TOTP → issue → record →

@@ -28,6 +28,7 @@ pub use accounts::AccountPage;
 pub use clients::{ClientChanges, ClientPage, ClientSpec, check_client_id, check_redirect_uri};
 pub use credentials::PgCreds;
 pub use keyring::KeyRing;
+pub use keys::RevokedKey;
 pub use login::backoff_secs;
 pub use maintenance::{
     MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,

@@ -156,14 +156,29 @@ impl Idm {
         ))
     }
 
-    /// Revokes the caller's token.
+    /// Ends the caller's session: revokes the caller's token and, when it
+    /// was issued from a refresh-token family (a login and its refreshes),
+    /// the whole family, so its refresh token cannot mint a new pair.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
         let p = caller.principal()?;
-        let audit = self.audit("logout", caller, Some(&p.jti), Outcome::Success, json!({}));
-        self.store
-            .revoke_token(p.jti.clone(), "logout".into(), self.clock.now(), audit)
+        let family = self
+            .store
+            .token(p.jti.clone())
+            .await?
+            .and_then(|t| t.family_id);
+        let audit = self.audit(
+            "logout",
+            caller,
+            Some(&p.jti),
+            Outcome::Success,
+            json!({ "refresh_family": family }),
+        );
+        let revoked = self
+            .store
+            .end_session(p.jti.clone(), family, self.clock.now(), audit)
             .await?;
         self.revoked.insert(p.jti.clone(), p.expires_at);
+        self.mirror_revocations(revoked);
         Ok(())
     }
 
@@ -311,8 +326,24 @@ impl Idm {
     }
 
     /// IntrospectToken (RFC 7662): access tokens are checked in memory,
-    /// refresh tokens in the store.
-    pub async fn introspect(&self, token: &str) -> Result<Introspection> {
+    /// refresh tokens in the store. An admin learns about any token; anyone
+    /// else only about their own (same subject), and every other token
+    /// answers inactive, exactly like an invalid one.
+    pub async fn introspect(&self, caller: &Caller, token: &str) -> Result<Introspection> {
+        let found = self.describe(token).await?;
+        let allowed = match &caller.principal {
+            Some(p) => p.is_admin() || p.account_id == found.subject,
+            None => false,
+        };
+        Ok(if found.active && allowed {
+            found
+        } else {
+            Introspection::default()
+        })
+    }
+
+    /// What introspection knows of a token, whoever asks.
+    async fn describe(&self, token: &str) -> Result<Introspection> {
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Ok(Introspection::default());
         }

@@ -237,6 +237,18 @@ pub trait Backend: Send + Sync + Debug {
         reuse_audit: AuditEntry,
     ) -> StoreFuture<'_, RefreshOutcome>;
 
+    /// Logout: revokes the access token `jti` and, when `family` is given,
+    /// that refresh-token family (refresh and access tokens), with `audit`,
+    /// in one transaction; (jti, expiry) of every access token revoked,
+    /// empty for an unknown `jti`.
+    fn end_session(
+        &self,
+        jti: String,
+        family: Option<String>,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, Vec<(String, i64)>>;
+
     /// Revokes the family of a refresh token; the access tokens revoked with
     /// it, or `None` for an unknown token.
     fn revoke_refresh_family(
@@ -266,6 +278,11 @@ pub trait Backend: Send + Sync + Debug {
     /// Retires superseded keys whose `retire_after` is before `now`; their
     /// kids.
     fn retire_signing_keys(&self, now: i64) -> StoreFuture<'_, Vec<String>>;
+
+    /// Retires the inactive, unretired signing key `kid` now, with `audit`;
+    /// false (and nothing recorded) when there is no such key.
+    fn revoke_signing_key(&self, kid: String, now: i64, audit: AuditEntry)
+    -> StoreFuture<'_, bool>;
 
     // --- stored database credentials ---
 

@@ -811,7 +811,7 @@ pub async fn tokens(s: &dyn Backend) {
 
 /// refresh_token, rotate_refresh (rotation, grace replay returning the same
 /// successor, reuse revoking the family, invalid cases),
-/// revoke_refresh_family, prune_refresh_tokens.
+/// revoke_refresh_family, prune_refresh_tokens, end_session.
 pub async fn refresh_families(s: &dyn Backend) {
     create(s, "a1", "alice", &[]).await;
     add_refresh_key(s, "rk1", 1).await;
@@ -971,6 +971,75 @@ pub async fn refresh_families(s: &dyn Backend) {
     assert_eq!(s.prune_refresh_tokens(5000).await.unwrap(), 2);
     assert!(s.refresh_token("r1".to_owned()).await.unwrap().is_none());
     assert!(s.refresh_token("q1".to_owned()).await.unwrap().is_some());
+
+    // Logout ends the session: the token, its family's refresh tokens and
+    // the family's other access tokens; other sessions stay.
+    s.login_succeeded(
+        login("w1", 3000, Some(refresh("p1", "f3", "a1", v, 3000))),
+        event("login_success", 3000),
+    )
+    .await
+    .unwrap();
+    s.insert_token(token("w2", "a1", 3050, 3950, Some("f3")), event("x", 3050))
+        .await
+        .unwrap();
+    s.login_succeeded(
+        login("w3", 3060, Some(refresh("p3", "f4", "a1", v, 3060))),
+        event("login_success", 3060),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.token("w1".to_owned())
+            .await
+            .unwrap()
+            .unwrap()
+            .family_id
+            .as_deref(),
+        Some("f3")
+    );
+    let revoked = s
+        .end_session(
+            "w1".to_owned(),
+            Some("f3".to_owned()),
+            3100,
+            event("logout", 3100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(jtis(revoked), ["w1", "w2"]);
+    assert_eq!(
+        s.refresh_token("p1".to_owned())
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(3100)
+    );
+    assert_eq!(
+        s.refresh_token("p3".to_owned())
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    assert_eq!(
+        s.token("w3".to_owned()).await.unwrap().unwrap().revoked_at,
+        None
+    );
+    assert_eq!(count(s, "logout").await, 1);
+    assert!(
+        s.end_session("unknown".to_owned(), None, 3100, event("logout", 3100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        count(s, "logout").await,
+        1,
+        "nothing recorded for an unknown token"
+    );
 }
 
 /// append_audit and list_audit: newest first, filters by account (actor or
@@ -1085,7 +1154,7 @@ pub async fn audit(s: &dyn Backend) {
 }
 
 /// signing_keys, insert_signing_key (the previous active key stops signing
-/// and verifies until a time), retire_signing_keys.
+/// and verifies until a time), retire_signing_keys, revoke_signing_key.
 pub async fn signing_keys(s: &dyn Backend) {
     assert!(s.signing_keys().await.unwrap().is_empty());
     let key = |kid: &str, at: i64| SigningKeyRecord {
@@ -1130,6 +1199,32 @@ pub async fn signing_keys(s: &dyn Backend) {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].kid, "k2");
     assert!(s.retire_signing_keys(10_000).await.unwrap().is_empty());
+
+    // Revocation: an inactive key is retired at once, whatever its period;
+    // the active, an unknown or a retired key is refused, nothing recorded.
+    s.insert_signing_key(key("k3", 600), 99_999, event("signing_key_create", 600))
+        .await
+        .unwrap();
+    for kid in ["k3", "nope", "k1"] {
+        assert!(
+            !s.revoke_signing_key(kid.to_owned(), 700, event("signing_key_revoke", 700))
+                .await
+                .unwrap(),
+            "{kid}"
+        );
+    }
+    assert_eq!(count(s, "signing_key_revoke").await, 0);
+    assert!(
+        s.revoke_signing_key("k2".to_owned(), 700, event("signing_key_revoke", 700))
+            .await
+            .unwrap()
+    );
+    assert_eq!(count(s, "signing_key_revoke").await, 1);
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["k3"]
+    );
 }
 
 /// refresh_keys and insert_refresh_key: one active, the others kept.

@@ -102,6 +102,39 @@ fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
         .map_err(|_| Error::internal("database connection lock poisoned"))
 }
 
+/// Creates `path` as an empty file readable and writable by its owner only
+/// (0600), unless it exists. SQLite gives the -wal and -shm files it makes
+/// beside a database the database file's mode, so they are private too.
+pub(crate) fn create_private(path: &Path) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::invalid(
+            "database_create",
+            format!("cannot create database file {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// Makes an existing file readable and writable by its owner only.
+pub(crate) fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating when missing) the database at `path` in WAL mode.
     /// Does not migrate: call [`Store::migrate`] once the master key has been
@@ -115,6 +148,7 @@ impl Store {
                 format!("database directory {} does not exist", dir.display()),
             ));
         }
+        create_private(path)?;
         let writer = Connection::open(path).map_err(|e| {
             Error::invalid(
                 "database_open",

@@ -299,6 +299,7 @@ impl Store {
             .map_err(sql_err)?;
         let io = |e: std::io::Error| Error::internal(format!("backup to {}: {e}", dest.display()));
         let result = (|| -> Result<()> {
+            super::create_private(&tmp)?;
             let mut dst = Connection::open(&tmp).map_err(|e| {
                 Error::invalid(
                     "backup_open",
@@ -401,6 +402,8 @@ pub fn replace_database(db: &Path, from: &Path, now: i64) -> Result<Option<PathB
     let io = |what: &str, e: std::io::Error| Error::internal(format!("restore: {what}: {e}"));
     let tmp = sibling(db, ".restoring");
     std::fs::copy(from, &tmp).map_err(|e| io("copying the backup", e))?;
+    // `copy` takes the backup's mode along; the database is the owner's only.
+    super::make_private(&tmp).map_err(|e| io("making the copy private", e))?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| io("syncing the copy", e))?;

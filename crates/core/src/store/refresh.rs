@@ -189,6 +189,45 @@ impl Store {
         .await
     }
 
+    /// Logout: revokes the access token `jti` and, when it was issued from a
+    /// refresh-token family, the family (its refresh tokens and access
+    /// tokens), with `audit`, in one transaction. Returns (jti, expiry) of
+    /// every access token revoked, `jti` first; empty for an unknown token.
+    pub async fn end_session(
+        &self,
+        jti: String,
+        family: Option<String>,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<Vec<(String, i64)>> {
+        self.write(move |tx| {
+            let exp: Option<i64> = tx
+                .query_row(
+                    "SELECT expires_at FROM tokens WHERE jti = ?1",
+                    [&jti],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_err)?;
+            let Some(exp) = exp else {
+                return Ok(Vec::new());
+            };
+            tx.execute(
+                "UPDATE tokens SET revoked_at = ?2, revoke_reason = 'logout'
+                 WHERE jti = ?1 AND revoked_at IS NULL",
+                params![jti, now],
+            )
+            .map_err(sql_err)?;
+            let mut revoked = vec![(jti, exp)];
+            if let Some(family) = family {
+                revoked.extend(revoke_family(tx, &family, now, "logout")?);
+            }
+            append(tx, &audit)?;
+            Ok(revoked)
+        })
+        .await
+    }
+
     /// Deletes refresh tokens that expired before `before`.
     pub async fn prune_refresh_tokens(&self, before: i64) -> Result<usize> {
         self.write(move |tx| {

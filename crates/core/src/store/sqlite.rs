@@ -71,10 +71,12 @@ impl Backend for Store {
             successor: NewRefresh, access: NewToken, audit: AuditEntry, reuse_audit: AuditEntry)
             -> RefreshOutcome;
         revoke_refresh_family(hash: String, now: i64, audit: AuditEntry) -> Option<Vec<(String, i64)>>;
+        end_session(jti: String, family: Option<String>, now: i64, audit: AuditEntry) -> Vec<(String, i64)>;
         prune_refresh_tokens(before: i64) -> usize;
         signing_keys() -> Vec<SigningKeyRecord>;
         insert_signing_key(key: SigningKeyRecord, retire_previous_after: i64, audit: AuditEntry) -> ();
         retire_signing_keys(now: i64) -> Vec<String>;
+        revoke_signing_key(kid: String, now: i64, audit: AuditEntry) -> bool;
         pg_creds(account_id: String) -> Option<PgCredsRecord>;
         set_pg_creds(account_id: String, creds: PgCredsRecord, now: i64, audit: AuditEntry) -> ();
         create_client(client: ClientRecord, audit: AuditEntry) -> ();

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{AuditEntry, NewToken, PgCredsRecord, SigningKeyRecord, TokenRecord};
 
 /// The columns [`token_from_row`] reads.
-pub(super) const TOKEN_COLUMNS: &str = "jti, account_id, issued_at, expires_at, revoked_at";
+pub(super) const TOKEN_COLUMNS: &str =
+    "jti, account_id, issued_at, expires_at, revoked_at, family_id";
 
 /// A [`TokenRecord`] from a row of [`TOKEN_COLUMNS`].
 pub(super) fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -18,6 +19,7 @@ pub(super) fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRec
         issued_at: r.get(2)?,
         expires_at: r.get(3)?,
         revoked_at: r.get(4)?,
+        family_id: r.get(5)?,
     })
 }
 
@@ -202,6 +204,32 @@ impl Store {
             )
             .map_err(sql_err)?;
             append(tx, &audit)
+        })
+        .await
+    }
+
+    /// Retires one signing key now, whatever its period (a compromised
+    /// key), with `audit`. False when no unretired, inactive key has that
+    /// kid: the active key is never retired here, it must be rotated out
+    /// first.
+    pub async fn revoke_signing_key(
+        &self,
+        kid: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE signing_keys SET retired_at = ?2, retire_after = ?2
+                     WHERE kid = ?1 AND active = 0 AND retired_at IS NULL",
+                    params![kid, now],
+                )
+                .map_err(sql_err)?;
+            if n == 1 {
+                append(tx, &audit)?;
+            }
+            Ok(n == 1)
         })
         .await
     }

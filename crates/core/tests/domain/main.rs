@@ -344,19 +344,194 @@ async fn introspection_and_revocation_by_value() {
     k.account("alice", AccountType::Human, ALICE_PW).await;
     let issued = k.login("alice", ALICE_PW).await.unwrap();
     let refresh = issued.refresh.unwrap().0.to_string();
-    let i = k.idm.introspect(&issued.token).await.unwrap();
+    let i = k.idm.introspect(&k.admin(), &issued.token).await.unwrap();
     assert!(i.active);
     assert_eq!(i.token_type, "access_token");
-    let r = k.idm.introspect(&refresh).await.unwrap();
+    let r = k.idm.introspect(&k.admin(), &refresh).await.unwrap();
     assert!(r.active);
     assert_eq!(r.token_type, "refresh_token");
     k.idm.revoke_value(&anonymous(), &refresh).await.unwrap();
-    assert!(!k.idm.introspect(&refresh).await.unwrap().active);
+    assert!(!k.idm.introspect(&k.admin(), &refresh).await.unwrap().active);
     assert!(
         !k.valid(&issued.token),
         "a refresh token takes its family's access tokens along"
     );
-    assert!(!k.idm.introspect("not a token at all").await.unwrap().active);
+    assert!(
+        !k.idm
+            .introspect(&k.admin(), "not a token at all")
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_refresh_family_of_the_session() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    let issued = k.login("alice", ALICE_PW).await.unwrap();
+    let r1 = issued.refresh.clone().unwrap().0.to_string();
+    let second = k.idm.refresh(&anonymous(), &r1).await.unwrap();
+    let r2 = second.refresh.clone().unwrap().0.to_string();
+    // Another session of the same account stays.
+    let other = k.login("alice", ALICE_PW).await.unwrap();
+    let other_refresh = other.refresh.clone().unwrap().0.to_string();
+    k.idm.logout(&k.caller(&second.token)).await.unwrap();
+    assert!(!k.valid(&second.token), "logout revokes the token");
+    assert_kind(
+        k.idm.refresh(&anonymous(), &r2).await,
+        ErrorKind::Unauthenticated,
+    );
+    assert!(
+        !k.valid(&issued.token),
+        "the session's other access tokens end with it"
+    );
+    assert!(k.valid(&other.token), "other sessions stay");
+    assert!(k.idm.refresh(&anonymous(), &other_refresh).await.is_ok());
+    let logout = k.audit("logout").await;
+    assert_eq!(logout.len(), 1, "{logout:?}");
+    assert!(
+        logout[0].details.contains("refresh_family"),
+        "the audit names the family: {}",
+        logout[0].details
+    );
+}
+
+#[tokio::test]
+async fn introspection_answers_others_tokens_only_to_an_admin() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    k.account("bob", AccountType::Human, "bob's long password")
+        .await;
+    let alice = k.login("alice", ALICE_PW).await.unwrap();
+    let alice_refresh = alice.refresh.clone().unwrap().0.to_string();
+    let bob = k.login("bob", "bob's long password").await.unwrap();
+    let bob_refresh = bob.refresh.clone().unwrap().0.to_string();
+    let as_alice = k.caller(&alice.token);
+    // Her own tokens: described.
+    assert!(
+        k.idm
+            .introspect(&as_alice, &alice.token)
+            .await
+            .unwrap()
+            .active
+    );
+    assert!(
+        k.idm
+            .introspect(&as_alice, &alice_refresh)
+            .await
+            .unwrap()
+            .active
+    );
+    // Bob's and the admin's: inactive, and nothing about them.
+    for other in [bob.token.as_str(), &bob_refresh, &k.admin_token] {
+        let i = k.idm.introspect(&as_alice, other).await.unwrap();
+        assert_eq!(i, mcias_core::idm::Introspection::default());
+    }
+    // An admin sees all.
+    let i = k.idm.introspect(&k.admin(), &bob_refresh).await.unwrap();
+    assert!(i.active);
+    assert!(
+        k.idm
+            .introspect(&k.admin(), &alice.token)
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn a_failed_login_never_records_an_unknown_username_in_clear() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    // A password typed into the username field.
+    let _ = k.login("Hunter2-my-password", "whatever it is").await;
+    let _ = k.login("Hunter2-my-password", "whatever it is").await;
+    let _ = k.login("alice", "not her password").await;
+    let failures = k.audit("login_failure").await;
+    assert_eq!(failures.len(), 3);
+    let all: String = failures.iter().map(|e| e.details.clone()).collect();
+    assert!(
+        !all.to_lowercase().contains("hunter2"),
+        "the submitted username is in the audit log: {all}"
+    );
+    let unknown: Vec<serde_json::Value> = failures[1..]
+        .iter()
+        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .collect();
+    assert_eq!(
+        unknown[0]["username_hmac"], unknown[1]["username_hmac"],
+        "the same mistake is recognisable"
+    );
+    assert_eq!(unknown[0]["username_length"], 19);
+    let known: serde_json::Value = serde_json::from_str(&failures[0].details).unwrap();
+    assert_eq!(known["username"], "alice", "known accounts keep the name");
+}
+
+/// The `kid` in a token's header.
+fn kid_of(token: &str) -> String {
+    mcias_core::crypto::jwt::peek_kid(token).unwrap()
+}
+
+#[tokio::test]
+async fn a_revoked_signing_key_stops_verifying_at_once() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    let old_token = k.login("alice", ALICE_PW).await.unwrap().token.to_string();
+    let old_kid = kid_of(&old_token);
+    let new_kid = k.idm.rotate_signing_key(&k.admin()).await.unwrap();
+    assert!(k.valid(&old_token), "a rotated-out key still verifies");
+    let admin = k
+        .login("admin", ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .token
+        .to_string();
+    let admin = k.caller(&admin);
+    // Only an admin may, and an unknown key is named as such.
+    let alice = k.login("alice", ALICE_PW).await.unwrap().token.to_string();
+    assert_kind(
+        k.idm.revoke_signing_key(&k.caller(&alice), &old_kid).await,
+        ErrorKind::PermissionDenied,
+    );
+    assert_kind(
+        k.idm.revoke_signing_key(&admin, "no-such-key").await,
+        ErrorKind::NotFound,
+    );
+    let revoked = k.idm.revoke_signing_key(&admin, &old_kid).await.unwrap();
+    assert_eq!(
+        (revoked.kid.as_str(), revoked.rotated_to),
+        (old_kid.as_str(), None)
+    );
+    assert!(!k.valid(&old_token), "tokens of a revoked key stop at once");
+    assert!(k.idm.validate(&old_token).is_none());
+    assert!(k.valid(&alice), "tokens of other keys stay");
+    assert!(
+        k.idm.public_keys().iter().all(|j| j.kid != old_kid),
+        "it leaves the JWKS"
+    );
+    let events = k.audit("signing_key_revoke").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].target_id.as_deref(), Some(old_kid.as_str()));
+    // Revoking it again: it is gone.
+    assert_kind(
+        k.idm.revoke_signing_key(&admin, &old_kid).await,
+        ErrorKind::NotFound,
+    );
+
+    // The active key: a new one is rotated in first, and the answer says so.
+    let revoked = k.idm.revoke_signing_key(&admin, &new_kid).await.unwrap();
+    let next = revoked.rotated_to.clone().unwrap();
+    assert_ne!(next, new_kid);
+    assert!(
+        !k.valid(&alice),
+        "every token of the revoked active key stops"
+    );
+    let fresh = k.login("alice", ALICE_PW).await.unwrap().token.to_string();
+    assert_eq!(kid_of(&fresh), next);
+    assert!(k.valid(&fresh));
+    let kids: Vec<String> = k.idm.public_keys().into_iter().map(|j| j.kid).collect();
+    assert_eq!(kids, [next]);
 }
 
 #[tokio::test]

@@ -94,7 +94,8 @@ pub enum CtlCommand {
     /// Changes your own password.
     #[command(subcommand)]
     Password(PasswordCommand),
-    /// Rotates the token signing key and the refresh-token key (admin).
+    /// Rotates or revokes the token signing key; rotates the refresh-token
+    /// key (admin).
     #[command(subcommand)]
     Key(KeyCommand),
     /// Prints a shell completion script.
@@ -455,6 +456,13 @@ pub enum KeyCommand {
     /// Makes a new secret the one that protects new refresh tokens at rest;
     /// refresh tokens made under earlier secrets keep working.
     RotateRefresh,
+    /// Retires a signing key at once (a compromised key): tokens it signed
+    /// stop validating and it leaves the JWKS. Revoking the active key first
+    /// rotates a new one in and names it.
+    Revoke {
+        /// The key's id (`kid`), as `mciasctl token keys` lists it.
+        kid: String,
+    },
 }
 
 /// `totp ...`.

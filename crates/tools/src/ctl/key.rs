@@ -1,4 +1,4 @@
-//! `key rotate|rotate-refresh`.
+//! `key rotate|rotate-refresh|revoke`.
 
 use serde_json::json;
 
@@ -13,6 +13,25 @@ pub(super) async fn run(cx: &Ctx, c: KeyCommand) -> R<()> {
             cx.p.ack(
                 &format!("new tokens are signed with key {kid}; earlier keys keep verifying until their tokens expire"),
                 json!({ "kid": kid }),
+            );
+        }
+        KeyCommand::Revoke { kid } => {
+            let r = client.revoke_signing_key(&kid).await?;
+            let message = if r.new_active_kid.is_empty() {
+                format!(
+                    "signing key {} is revoked: its tokens no longer validate",
+                    r.kid
+                )
+            } else {
+                format!(
+                    "signing key {} was the active key: new tokens are now signed with key {}; {} is revoked and its tokens no longer validate",
+                    r.kid, r.new_active_kid, r.kid
+                )
+            };
+            let new_active = (!r.new_active_kid.is_empty()).then_some(r.new_active_kid);
+            cx.p.ack(
+                &message,
+                json!({ "kid": r.kid, "new_active_kid": new_active }),
             );
         }
         KeyCommand::RotateRefresh => {

@@ -259,12 +259,9 @@ async fn run(cli: CtlCli) -> R<()> {
                 Shell::Zsh => clap_complete::Shell::Zsh,
                 Shell::Fish => clap_complete::Shell::Fish,
             };
-            clap_complete::generate(
-                shell,
-                &mut CtlCli::command(),
-                "mciasctl",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut CtlCli::command(), "mciasctl", &mut script);
+            crate::output::write_stdout_bytes(&script);
             Ok(())
         }
     }

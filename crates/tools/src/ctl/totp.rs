@@ -17,16 +17,18 @@ pub(super) async fn run(cx: &Ctx, c: TotpCommand) -> R<()> {
             if cx.p.is_json() {
                 cx.p.line(&json!({ "secret": secret.as_str(), "otpauth_uri": uri.as_str() }));
             } else {
-                println!("Scan this code with an authenticator app, or enter the secret by hand.");
-                println!();
+                crate::outln!(
+                    "Scan this code with an authenticator app, or enter the secret by hand."
+                );
+                crate::outln!();
                 match output::qr(&uri) {
-                    Some(code) => println!("{code}"),
-                    None => println!("(the URI is too long for a QR code)"),
+                    Some(code) => crate::outln!("{code}"),
+                    None => crate::outln!("(the URI is too long for a QR code)"),
                 }
-                println!("otpauth URI: {}", uri.as_str());
-                println!("secret     : {}", secret.as_str());
-                println!();
-                println!("Then activate it with: mciasctl totp confirm CODE");
+                crate::outln!("otpauth URI: {}", uri.as_str());
+                crate::outln!("secret     : {}", secret.as_str());
+                crate::outln!();
+                crate::outln!("Then activate it with: mciasctl totp confirm CODE");
             }
         }
         TotpCommand::Confirm { code } => {

@@ -189,6 +189,108 @@ func (x *RotateSigningKeyResponse) GetKid() string {
 	return ""
 }
 
+// RevokeSigningKeyRequest names the key to revoke.
+type RevokeSigningKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's id (RFC 7638 thumbprint), as in a token's header and the JWKS.
+	Kid           string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSigningKeyRequest) Reset() {
+	*x = RevokeSigningKeyRequest{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSigningKeyRequest) ProtoMessage() {}
+
+func (x *RevokeSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RevokeSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeSigningKeyRequest) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+// RevokeSigningKeyResponse says what was done.
+type RevokeSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revoked key's id.
+	Kid string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	// When the revoked key was the active one: the new key rotated in first,
+	// which signs from now on. Empty otherwise.
+	NewActiveKid  string `protobuf:"bytes,2,opt,name=new_active_kid,json=newActiveKid,proto3" json:"new_active_kid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSigningKeyResponse) Reset() {
+	*x = RevokeSigningKeyResponse{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSigningKeyResponse) ProtoMessage() {}
+
+func (x *RevokeSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RevokeSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevokeSigningKeyResponse) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *RevokeSigningKeyResponse) GetNewActiveKid() string {
+	if x != nil {
+		return x.NewActiveKid
+	}
+	return ""
+}
+
 // RotateRefreshKeyRequest is empty.
 type RotateRefreshKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -198,7 +300,7 @@ type RotateRefreshKeyRequest struct {
 
 func (x *RotateRefreshKeyRequest) Reset() {
 	*x = RotateRefreshKeyRequest{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +312,7 @@ func (x *RotateRefreshKeyRequest) String() string {
 func (*RotateRefreshKeyRequest) ProtoMessage() {}
 
 func (x *RotateRefreshKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[4]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +325,7 @@ func (x *RotateRefreshKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateRefreshKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateRefreshKeyRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 // RotateRefreshKeyResponse names the new secret.
@@ -237,7 +339,7 @@ type RotateRefreshKeyResponse struct {
 
 func (x *RotateRefreshKeyResponse) Reset() {
 	*x = RotateRefreshKeyResponse{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[5]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +351,7 @@ func (x *RotateRefreshKeyResponse) String() string {
 func (*RotateRefreshKeyResponse) ProtoMessage() {}
 
 func (x *RotateRefreshKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[5]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +364,7 @@ func (x *RotateRefreshKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateRefreshKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateRefreshKeyResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RotateRefreshKeyResponse) GetKeyId() string {
@@ -291,7 +393,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[6]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +405,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[6]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +418,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListAuditEventsRequest) GetAccountId() string {
@@ -379,7 +481,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[7]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +493,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[7]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +506,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -476,7 +578,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +590,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_admin_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +603,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -528,7 +630,12 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\tR\x06status\"\x19\n" +
 	"\x17RotateSigningKeyRequest\",\n" +
 	"\x18RotateSigningKeyResponse\x12\x10\n" +
-	"\x03kid\x18\x01 \x01(\tR\x03kid\"\x19\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\"+\n" +
+	"\x17RevokeSigningKeyRequest\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\"R\n" +
+	"\x18RevokeSigningKeyResponse\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x12$\n" +
+	"\x0enew_active_kid\x18\x02 \x01(\tR\fnewActiveKid\"\x19\n" +
 	"\x17RotateRefreshKeyRequest\"1\n" +
 	"\x18RotateRefreshKeyResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xc4\x01\n" +
@@ -555,11 +662,12 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\adetails\x18\b \x01(\tR\adetails\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.mcias.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd8\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd9\x04\n" +
 	"\fAdminService\x12S\n" +
 	"\x06Health\x12\x17.mcias.v1.HealthRequest\x1a\x18.mcias.v1.HealthResponse\"\x16\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/health\x12y\n" +
-	"\x10RotateSigningKey\x12!.mcias.v1.RotateSigningKeyRequest\x1a\".mcias.v1.RotateSigningKeyResponse\"\x1e\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/keys/rotate\x12\x81\x01\n" +
+	"\x10RotateSigningKey\x12!.mcias.v1.RotateSigningKeyRequest\x1a\".mcias.v1.RotateSigningKeyResponse\"\x1e\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/keys/rotate\x12\x7f\n" +
+	"\x10RevokeSigningKey\x12!.mcias.v1.RevokeSigningKeyRequest\x1a\".mcias.v1.RevokeSigningKeyResponse\"$\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/keys/{kid}/revoke\x12\x81\x01\n" +
 	"\x10RotateRefreshKey\x12!.mcias.v1.RotateRefreshKeyRequest\x1a\".mcias.v1.RotateRefreshKeyResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/refresh-keys/rotate\x12t\n" +
 	"\x0fListAuditEvents\x12 .mcias.v1.ListAuditEventsRequest\x1a!.mcias.v1.ListAuditEventsResponse\"\x1c\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/eventsB\x92\x01\n" +
 	"\fcom.mcias.v1B\x11AdminServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\bMcias.V1\xca\x02\bMcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3"
@@ -576,36 +684,40 @@ func file_mcias_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_admin_service_proto_rawDescData
 }
 
-var file_mcias_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_mcias_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_mcias_v1_admin_service_proto_goTypes = []any{
 	(*HealthRequest)(nil),            // 0: mcias.v1.HealthRequest
 	(*HealthResponse)(nil),           // 1: mcias.v1.HealthResponse
 	(*RotateSigningKeyRequest)(nil),  // 2: mcias.v1.RotateSigningKeyRequest
 	(*RotateSigningKeyResponse)(nil), // 3: mcias.v1.RotateSigningKeyResponse
-	(*RotateRefreshKeyRequest)(nil),  // 4: mcias.v1.RotateRefreshKeyRequest
-	(*RotateRefreshKeyResponse)(nil), // 5: mcias.v1.RotateRefreshKeyResponse
-	(*ListAuditEventsRequest)(nil),   // 6: mcias.v1.ListAuditEventsRequest
-	(*AuditEvent)(nil),               // 7: mcias.v1.AuditEvent
-	(*ListAuditEventsResponse)(nil),  // 8: mcias.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),    // 9: google.protobuf.Timestamp
+	(*RevokeSigningKeyRequest)(nil),  // 4: mcias.v1.RevokeSigningKeyRequest
+	(*RevokeSigningKeyResponse)(nil), // 5: mcias.v1.RevokeSigningKeyResponse
+	(*RotateRefreshKeyRequest)(nil),  // 6: mcias.v1.RotateRefreshKeyRequest
+	(*RotateRefreshKeyResponse)(nil), // 7: mcias.v1.RotateRefreshKeyResponse
+	(*ListAuditEventsRequest)(nil),   // 8: mcias.v1.ListAuditEventsRequest
+	(*AuditEvent)(nil),               // 9: mcias.v1.AuditEvent
+	(*ListAuditEventsResponse)(nil),  // 10: mcias.v1.ListAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
 }
 var file_mcias_v1_admin_service_proto_depIdxs = []int32{
-	9, // 0: mcias.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	9, // 1: mcias.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	7, // 2: mcias.v1.ListAuditEventsResponse.events:type_name -> mcias.v1.AuditEvent
-	0, // 3: mcias.v1.AdminService.Health:input_type -> mcias.v1.HealthRequest
-	2, // 4: mcias.v1.AdminService.RotateSigningKey:input_type -> mcias.v1.RotateSigningKeyRequest
-	4, // 5: mcias.v1.AdminService.RotateRefreshKey:input_type -> mcias.v1.RotateRefreshKeyRequest
-	6, // 6: mcias.v1.AdminService.ListAuditEvents:input_type -> mcias.v1.ListAuditEventsRequest
-	1, // 7: mcias.v1.AdminService.Health:output_type -> mcias.v1.HealthResponse
-	3, // 8: mcias.v1.AdminService.RotateSigningKey:output_type -> mcias.v1.RotateSigningKeyResponse
-	5, // 9: mcias.v1.AdminService.RotateRefreshKey:output_type -> mcias.v1.RotateRefreshKeyResponse
-	8, // 10: mcias.v1.AdminService.ListAuditEvents:output_type -> mcias.v1.ListAuditEventsResponse
-	7, // [7:11] is the sub-list for method output_type
-	3, // [3:7] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	11, // 0: mcias.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	11, // 1: mcias.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	9,  // 2: mcias.v1.ListAuditEventsResponse.events:type_name -> mcias.v1.AuditEvent
+	0,  // 3: mcias.v1.AdminService.Health:input_type -> mcias.v1.HealthRequest
+	2,  // 4: mcias.v1.AdminService.RotateSigningKey:input_type -> mcias.v1.RotateSigningKeyRequest
+	4,  // 5: mcias.v1.AdminService.RevokeSigningKey:input_type -> mcias.v1.RevokeSigningKeyRequest
+	6,  // 6: mcias.v1.AdminService.RotateRefreshKey:input_type -> mcias.v1.RotateRefreshKeyRequest
+	8,  // 7: mcias.v1.AdminService.ListAuditEvents:input_type -> mcias.v1.ListAuditEventsRequest
+	1,  // 8: mcias.v1.AdminService.Health:output_type -> mcias.v1.HealthResponse
+	3,  // 9: mcias.v1.AdminService.RotateSigningKey:output_type -> mcias.v1.RotateSigningKeyResponse
+	5,  // 10: mcias.v1.AdminService.RevokeSigningKey:output_type -> mcias.v1.RevokeSigningKeyResponse
+	7,  // 11: mcias.v1.AdminService.RotateRefreshKey:output_type -> mcias.v1.RotateRefreshKeyResponse
+	10, // 12: mcias.v1.AdminService.ListAuditEvents:output_type -> mcias.v1.ListAuditEventsResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_admin_service_proto_init() }
@@ -620,7 +732,7 @@ func file_mcias_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_admin_service_proto_rawDesc), len(file_mcias_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	AdminService_Health_FullMethodName           = "/mcias.v1.AdminService/Health"
 	AdminService_RotateSigningKey_FullMethodName = "/mcias.v1.AdminService/RotateSigningKey"
+	AdminService_RevokeSigningKey_FullMethodName = "/mcias.v1.AdminService/RevokeSigningKey"
 	AdminService_RotateRefreshKey_FullMethodName = "/mcias.v1.AdminService/RotateRefreshKey"
 	AdminService_ListAuditEvents_FullMethodName  = "/mcias.v1.AdminService/ListAuditEvents"
 )
@@ -29,7 +30,8 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AdminService reports the server's health and exposes the audit log.
+// AdminService reports the server's health, manages the keys and exposes
+// the audit log.
 type AdminServiceClient interface {
 	// Health reports whether the server can serve (its database answers).
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
@@ -37,6 +39,11 @@ type AdminServiceClient interface {
 	// Previous keys stay published and verify until every token they signed
 	// has expired, then are retired.
 	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
+	// RevokeSigningKey retires a signing key at once, for a key that may be
+	// compromised: tokens it signed stop validating immediately and it leaves
+	// the JWKS. Revoking the active key first rotates a new key in (the answer
+	// names it), so every token signed so far by that key stops working.
+	RevokeSigningKey(ctx context.Context, in *RevokeSigningKeyRequest, opts ...grpc.CallOption) (*RevokeSigningKeyResponse, error)
 	// RotateRefreshKey makes a new secret the one that protects new refresh
 	// tokens at rest; tokens made under older secrets keep working.
 	RotateRefreshKey(ctx context.Context, in *RotateRefreshKeyRequest, opts ...grpc.CallOption) (*RotateRefreshKeyResponse, error)
@@ -72,6 +79,16 @@ func (c *adminServiceClient) RotateSigningKey(ctx context.Context, in *RotateSig
 	return out, nil
 }
 
+func (c *adminServiceClient) RevokeSigningKey(ctx context.Context, in *RevokeSigningKeyRequest, opts ...grpc.CallOption) (*RevokeSigningKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeSigningKeyResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeSigningKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) RotateRefreshKey(ctx context.Context, in *RotateRefreshKeyRequest, opts ...grpc.CallOption) (*RotateRefreshKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RotateRefreshKeyResponse)
@@ -96,7 +113,8 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
 //
-// AdminService reports the server's health and exposes the audit log.
+// AdminService reports the server's health, manages the keys and exposes
+// the audit log.
 type AdminServiceServer interface {
 	// Health reports whether the server can serve (its database answers).
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
@@ -104,6 +122,11 @@ type AdminServiceServer interface {
 	// Previous keys stay published and verify until every token they signed
 	// has expired, then are retired.
 	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
+	// RevokeSigningKey retires a signing key at once, for a key that may be
+	// compromised: tokens it signed stop validating immediately and it leaves
+	// the JWKS. Revoking the active key first rotates a new key in (the answer
+	// names it), so every token signed so far by that key stops working.
+	RevokeSigningKey(context.Context, *RevokeSigningKeyRequest) (*RevokeSigningKeyResponse, error)
 	// RotateRefreshKey makes a new secret the one that protects new refresh
 	// tokens at rest; tokens made under older secrets keep working.
 	RotateRefreshKey(context.Context, *RotateRefreshKeyRequest) (*RotateRefreshKeyResponse, error)
@@ -124,6 +147,9 @@ func (UnimplementedAdminServiceServer) Health(context.Context, *HealthRequest) (
 }
 func (UnimplementedAdminServiceServer) RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateSigningKey not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeSigningKey(context.Context, *RevokeSigningKeyRequest) (*RevokeSigningKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeSigningKey not implemented")
 }
 func (UnimplementedAdminServiceServer) RotateRefreshKey(context.Context, *RotateRefreshKeyRequest) (*RotateRefreshKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateRefreshKey not implemented")
@@ -188,6 +214,24 @@ func _AdminService_RotateSigningKey_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RevokeSigningKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeSigningKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeSigningKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeSigningKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeSigningKey(ctx, req.(*RevokeSigningKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_RotateRefreshKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RotateRefreshKeyRequest)
 	if err := dec(in); err != nil {
@@ -238,6 +282,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateSigningKey",
 			Handler:    _AdminService_RotateSigningKey_Handler,
+		},
+		{
+			MethodName: "RevokeSigningKey",
+			Handler:    _AdminService_RevokeSigningKey_Handler,
 		},
 		{
 			MethodName: "RotateRefreshKey",

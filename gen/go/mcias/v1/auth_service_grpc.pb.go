@@ -40,7 +40,9 @@ type AuthServiceClient interface {
 	// Login exchanges a username, password and (when enrolled) a TOTP code for
 	// an access token. Every failure answers the same UNAUTHENTICATED message.
 	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error)
-	// Logout revokes the token that made the call.
+	// Logout ends the session: it revokes the token that made the call and
+	// the refresh-token family it was issued from (the refresh token of the
+	// same login and every access token refreshed from it).
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
 	// RenewToken issues a fresh token for the caller and revokes the old one.
 	RenewToken(ctx context.Context, in *RenewTokenRequest, opts ...grpc.CallOption) (*RenewTokenResponse, error)
@@ -183,7 +185,9 @@ type AuthServiceServer interface {
 	// Login exchanges a username, password and (when enrolled) a TOTP code for
 	// an access token. Every failure answers the same UNAUTHENTICATED message.
 	Login(context.Context, *LoginRequest) (*LoginResponse, error)
-	// Logout revokes the token that made the call.
+	// Logout ends the session: it revokes the token that made the call and
+	// the refresh-token family it was issued from (the refresh token of the
+	// same login and every access token refreshed from it).
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
 	// RenewToken issues a fresh token for the caller and revokes the old one.
 	RenewToken(context.Context, *RenewTokenRequest) (*RenewTokenResponse, error)

@@ -42,7 +42,9 @@ type TokenServiceClient interface {
 	// RevokeToken revokes a token by its JTI.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 	// IntrospectToken describes an access or refresh token (RFC 7662
-	// semantics): inactive tokens answer active = false.
+	// semantics): inactive tokens answer active = false. A caller without the
+	// admin role learns only about its own tokens: another account's token
+	// answers active = false as well.
 	IntrospectToken(ctx context.Context, in *IntrospectTokenRequest, opts ...grpc.CallOption) (*IntrospectTokenResponse, error)
 	// RevokeTokenValue revokes an access or refresh token given its value
 	// (RFC 7009 semantics: possession is enough, unknown tokens are not an
@@ -135,7 +137,9 @@ type TokenServiceServer interface {
 	// RevokeToken revokes a token by its JTI.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	// IntrospectToken describes an access or refresh token (RFC 7662
-	// semantics): inactive tokens answer active = false.
+	// semantics): inactive tokens answer active = false. A caller without the
+	// admin role learns only about its own tokens: another account's token
+	// answers active = false as well.
 	IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error)
 	// RevokeTokenValue revokes an access or refresh token given its value
 	// (RFC 7009 semantics: possession is enough, unknown tokens are not an

@@ -31,6 +31,20 @@ class RotateSigningKeyResponse(_message.Message):
     kid: str
     def __init__(self, kid: _Optional[str] = ...) -> None: ...
 
+class RevokeSigningKeyRequest(_message.Message):
+    __slots__ = ("kid",)
+    KID_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    def __init__(self, kid: _Optional[str] = ...) -> None: ...
+
+class RevokeSigningKeyResponse(_message.Message):
+    __slots__ = ("kid", "new_active_kid")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    NEW_ACTIVE_KID_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    new_active_kid: str
+    def __init__(self, kid: _Optional[str] = ..., new_active_kid: _Optional[str] = ...) -> None: ...
+
 class RotateRefreshKeyRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """AdminService reports the server's health and exposes the audit log.
+    """AdminService reports the server's health, manages the keys and exposes
+    the audit log.
     """
 
     def __init__(self, channel):
@@ -45,6 +46,11 @@ class AdminServiceStub:
                 request_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.FromString,
                 _registered_method=True)
+        self.RevokeSigningKey = channel.unary_unary(
+                '/mcias.v1.AdminService/RevokeSigningKey',
+                request_serializer=mcias_dot_v1_dot_admin__service__pb2.RevokeSigningKeyRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_admin__service__pb2.RevokeSigningKeyResponse.FromString,
+                _registered_method=True)
         self.RotateRefreshKey = channel.unary_unary(
                 '/mcias.v1.AdminService/RotateRefreshKey',
                 request_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.SerializeToString,
@@ -58,7 +64,8 @@ class AdminServiceStub:
 
 
 class AdminServiceServicer:
-    """AdminService reports the server's health and exposes the audit log.
+    """AdminService reports the server's health, manages the keys and exposes
+    the audit log.
     """
 
     def Health(self, request, context):
@@ -72,6 +79,16 @@ class AdminServiceServicer:
         """RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
         Previous keys stay published and verify until every token they signed
         has expired, then are retired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeSigningKey(self, request, context):
+        """RevokeSigningKey retires a signing key at once, for a key that may be
+        compromised: tokens it signed stop validating immediately and it leaves
+        the JWKS. Revoking the active key first rotates a new key in (the answer
+        names it), so every token signed so far by that key stops working.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,6 +122,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.SerializeToString,
             ),
+            'RevokeSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSigningKey,
+                    request_deserializer=mcias_dot_v1_dot_admin__service__pb2.RevokeSigningKeyRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_admin__service__pb2.RevokeSigningKeyResponse.SerializeToString,
+            ),
             'RotateRefreshKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateRefreshKey,
                     request_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.FromString,
@@ -124,7 +146,8 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """AdminService reports the server's health and exposes the audit log.
+    """AdminService reports the server's health, manages the keys and exposes
+    the audit log.
     """
 
     @staticmethod
@@ -171,6 +194,33 @@ class AdminService:
             '/mcias.v1.AdminService/RotateSigningKey',
             mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyRequest.SerializeToString,
             mcias_dot_v1_dot_admin__service__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AdminService/RevokeSigningKey',
+            mcias_dot_v1_dot_admin__service__pb2.RevokeSigningKeyRequest.SerializeToString,
+            mcias_dot_v1_dot_admin__service__pb2.RevokeSigningKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

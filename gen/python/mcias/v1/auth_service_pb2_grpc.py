@@ -100,7 +100,9 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Logout(self, request, context):
-        """Logout revokes the token that made the call.
+        """Logout ends the session: it revokes the token that made the call and
+        the refresh-token family it was issued from (the refresh token of the
+        same login and every access token refreshed from it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -96,7 +96,9 @@ class TokenServiceServicer:
 
     def IntrospectToken(self, request, context):
         """IntrospectToken describes an access or refresh token (RFC 7662
-        semantics): inactive tokens answer active = false.
+        semantics): inactive tokens answer active = false. A caller without the
+        admin role learns only about its own tokens: another account's token
+        answers active = false as well.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

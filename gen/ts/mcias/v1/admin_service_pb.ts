@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/admin_service.proto.
  */
 export const file_mcias_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxtY2lhcy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCInChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJIhkKF1JvdGF0ZVJlZnJlc2hLZXlSZXF1ZXN0IioKGFJvdGF0ZVJlZnJlc2hLZXlSZXNwb25zZRIOCgZrZXlfaWQYASABKAkikgEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSKyAQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoAxISCgpldmVudF90eXBlGAIgASgJEhAKCGFjdG9yX2lkGAMgASgJEhEKCXRhcmdldF9pZBgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcGVlchgGIAEoCRIPCgdvdXRjb21lGAcgASgJEg8KB2RldGFpbHMYCCABKAkiWAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJAoGZXZlbnRzGAEgAygLMhQubWNpYXMudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky2AMKDEFkbWluU2VydmljZRJTCgZIZWFsdGgSFy5tY2lhcy52MS5IZWFsdGhSZXF1ZXN0GhgubWNpYXMudjEuSGVhbHRoUmVzcG9uc2UiFsjzGAGC0+STAgwSCi92MS9oZWFsdGgSeQoQUm90YXRlU2lnbmluZ0tleRIhLm1jaWFzLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiIubWNpYXMudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlIh7I8xgEgtPkkwIUOgEqIg8vdjEva2V5cy9yb3RhdGUSgQEKEFJvdGF0ZVJlZnJlc2hLZXkSIS5tY2lhcy52MS5Sb3RhdGVSZWZyZXNoS2V5UmVxdWVzdBoiLm1jaWFzLnYxLlJvdGF0ZVJlZnJlc2hLZXlSZXNwb25zZSImyPMYBILT5JMCHDoBKiIXL3YxL3JlZnJlc2gta2V5cy9yb3RhdGUSdAoPTGlzdEF1ZGl0RXZlbnRzEiAubWNpYXMudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLm1jaWFzLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhzI8xgEgtPkkwISEhAvdjEvYXVkaXQvZXZlbnRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
+  fileDesc("ChxtY2lhcy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCInChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJIiYKF1Jldm9rZVNpZ25pbmdLZXlSZXF1ZXN0EgsKA2tpZBgBIAEoCSI/ChhSZXZva2VTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJEhYKDm5ld19hY3RpdmVfa2lkGAIgASgJIhkKF1JvdGF0ZVJlZnJlc2hLZXlSZXF1ZXN0IioKGFJvdGF0ZVJlZnJlc2hLZXlSZXNwb25zZRIOCgZrZXlfaWQYASABKAkikgEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEikKBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSKyAQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoAxISCgpldmVudF90eXBlGAIgASgJEhAKCGFjdG9yX2lkGAMgASgJEhEKCXRhcmdldF9pZBgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcGVlchgGIAEoCRIPCgdvdXRjb21lGAcgASgJEg8KB2RldGFpbHMYCCABKAkiWAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJAoGZXZlbnRzGAEgAygLMhQubWNpYXMudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky2QQKDEFkbWluU2VydmljZRJTCgZIZWFsdGgSFy5tY2lhcy52MS5IZWFsdGhSZXF1ZXN0GhgubWNpYXMudjEuSGVhbHRoUmVzcG9uc2UiFsjzGAGC0+STAgwSCi92MS9oZWFsdGgSeQoQUm90YXRlU2lnbmluZ0tleRIhLm1jaWFzLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiIubWNpYXMudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlIh7I8xgEgtPkkwIUOgEqIg8vdjEva2V5cy9yb3RhdGUSfwoQUmV2b2tlU2lnbmluZ0tleRIhLm1jaWFzLnYxLlJldm9rZVNpZ25pbmdLZXlSZXF1ZXN0GiIubWNpYXMudjEuUmV2b2tlU2lnbmluZ0tleVJlc3BvbnNlIiTI8xgEgtPkkwIaOgEqIhUvdjEva2V5cy97a2lkfS9yZXZva2USgQEKEFJvdGF0ZVJlZnJlc2hLZXkSIS5tY2lhcy52MS5Sb3RhdGVSZWZyZXNoS2V5UmVxdWVzdBoiLm1jaWFzLnYxLlJvdGF0ZVJlZnJlc2hLZXlSZXNwb25zZSImyPMYBILT5JMCHDoBKiIXL3YxL3JlZnJlc2gta2V5cy9yb3RhdGUSdAoPTGlzdEF1ZGl0RXZlbnRzEiAubWNpYXMudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLm1jaWFzLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhzI8xgEgtPkkwISEhAvdjEvYXVkaXQvZXZlbnRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
 
 /**
  * HealthRequest is empty.
@@ -89,6 +89,56 @@ export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse
   messageDesc(file_mcias_v1_admin_service, 3);
 
 /**
+ * RevokeSigningKeyRequest names the key to revoke.
+ *
+ * @generated from message mcias.v1.RevokeSigningKeyRequest
+ */
+export type RevokeSigningKeyRequest = Message<"mcias.v1.RevokeSigningKeyRequest"> & {
+  /**
+   * The key's id (RFC 7638 thumbprint), as in a token's header and the JWKS.
+   *
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+};
+
+/**
+ * Describes the message mcias.v1.RevokeSigningKeyRequest.
+ * Use `create(RevokeSigningKeyRequestSchema)` to create a new message.
+ */
+export const RevokeSigningKeyRequestSchema: GenMessage<RevokeSigningKeyRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 4);
+
+/**
+ * RevokeSigningKeyResponse says what was done.
+ *
+ * @generated from message mcias.v1.RevokeSigningKeyResponse
+ */
+export type RevokeSigningKeyResponse = Message<"mcias.v1.RevokeSigningKeyResponse"> & {
+  /**
+   * The revoked key's id.
+   *
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * When the revoked key was the active one: the new key rotated in first,
+   * which signs from now on. Empty otherwise.
+   *
+   * @generated from field: string new_active_kid = 2;
+   */
+  newActiveKid: string;
+};
+
+/**
+ * Describes the message mcias.v1.RevokeSigningKeyResponse.
+ * Use `create(RevokeSigningKeyResponseSchema)` to create a new message.
+ */
+export const RevokeSigningKeyResponseSchema: GenMessage<RevokeSigningKeyResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 5);
+
+/**
  * RotateRefreshKeyRequest is empty.
  *
  * @generated from message mcias.v1.RotateRefreshKeyRequest
@@ -101,7 +151,7 @@ export type RotateRefreshKeyRequest = Message<"mcias.v1.RotateRefreshKeyRequest"
  * Use `create(RotateRefreshKeyRequestSchema)` to create a new message.
  */
 export const RotateRefreshKeyRequestSchema: GenMessage<RotateRefreshKeyRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 4);
+  messageDesc(file_mcias_v1_admin_service, 6);
 
 /**
  * RotateRefreshKeyResponse names the new secret.
@@ -122,7 +172,7 @@ export type RotateRefreshKeyResponse = Message<"mcias.v1.RotateRefreshKeyRespons
  * Use `create(RotateRefreshKeyResponseSchema)` to create a new message.
  */
 export const RotateRefreshKeyResponseSchema: GenMessage<RotateRefreshKeyResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 5);
+  messageDesc(file_mcias_v1_admin_service, 7);
 
 /**
  * ListAuditEventsRequest filters and pages the audit log.
@@ -171,7 +221,7 @@ export type ListAuditEventsRequest = Message<"mcias.v1.ListAuditEventsRequest"> 
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 6);
+  messageDesc(file_mcias_v1_admin_service, 8);
 
 /**
  * AuditEvent is one entry of the audit log. It never carries a secret.
@@ -241,7 +291,7 @@ export type AuditEvent = Message<"mcias.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 7);
+  messageDesc(file_mcias_v1_admin_service, 9);
 
 /**
  * ListAuditEventsResponse is one page of events.
@@ -269,10 +319,11 @@ export type ListAuditEventsResponse = Message<"mcias.v1.ListAuditEventsResponse"
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_admin_service, 8);
+  messageDesc(file_mcias_v1_admin_service, 10);
 
 /**
- * AdminService reports the server's health and exposes the audit log.
+ * AdminService reports the server's health, manages the keys and exposes
+ * the audit log.
  *
  * @generated from service mcias.v1.AdminService
  */
@@ -298,6 +349,19 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RotateSigningKeyRequestSchema;
     output: typeof RotateSigningKeyResponseSchema;
+  },
+  /**
+   * RevokeSigningKey retires a signing key at once, for a key that may be
+   * compromised: tokens it signed stop validating immediately and it leaves
+   * the JWKS. Revoking the active key first rotates a new key in (the answer
+   * names it), so every token signed so far by that key stops working.
+   *
+   * @generated from rpc mcias.v1.AdminService.RevokeSigningKey
+   */
+  revokeSigningKey: {
+    methodKind: "unary";
+    input: typeof RevokeSigningKeyRequestSchema;
+    output: typeof RevokeSigningKeyResponseSchema;
   },
   /**
    * RotateRefreshKey makes a new secret the one that protects new refresh

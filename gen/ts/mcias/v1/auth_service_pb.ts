@@ -498,7 +498,9 @@ export const AuthService: GenService<{
     output: typeof LoginResponseSchema;
   },
   /**
-   * Logout revokes the token that made the call.
+   * Logout ends the session: it revokes the token that made the call and
+   * the refresh-token family it was issued from (the refresh token of the
+   * same login and every access token refreshed from it).
    *
    * @generated from rpc mcias.v1.AuthService.Logout
    */

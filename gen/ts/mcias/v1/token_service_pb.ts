@@ -501,7 +501,9 @@ export const TokenService: GenService<{
   },
   /**
    * IntrospectToken describes an access or refresh token (RFC 7662
-   * semantics): inactive tokens answer active = false.
+   * semantics): inactive tokens answer active = false. A caller without the
+   * admin role learns only about its own tokens: another account's token
+   * answers active = false as well.
    *
    * @generated from rpc mcias.v1.TokenService.IntrospectToken
    */
