@@ -3,8 +3,17 @@
 //! At most one hash per core runs at a time, a short queue waits behind them,
 //! and anything beyond is refused at once with RESOURCE_EXHAUSTED, so a login
 //! flood cannot exhaust memory (each hash holds `memory_kib` of RAM).
+//!
+//! Password checks made for a client ([`Hasher::verify_from`]) are admitted
+//! fairly: one source (client address) may hold at most
+//! [`Hasher::per_source`] of the pool's places (running or waiting); beyond
+//! that the source is refused at once, so a flood from one address never
+//! takes every place and other clients still get a slot. The table of
+//! sources holds only sources with a check in progress, so it is never
+//! larger than the pool.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -79,7 +88,29 @@ pub struct Hasher {
     admit: Arc<Semaphore>,
     run: Arc<Semaphore>,
     capacity: usize,
+    per_source: usize,
+    sources: Arc<Mutex<HashMap<String, usize>>>,
     dummy: String,
+}
+
+/// A source's place in the pool: released (and the source forgotten when it
+/// holds none) on drop.
+struct SourcePlace {
+    sources: Arc<Mutex<HashMap<String, usize>>>,
+    source: String,
+    _admitted: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for SourcePlace {
+    fn drop(&mut self) {
+        let mut map = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.source);
+            }
+        }
+    }
 }
 
 /// How many hashes run at once and how many may wait.
@@ -111,13 +142,45 @@ impl Hasher {
         rng.fill(&mut dummy_pw);
         let dummy = hash_blocking(&params, rng.as_ref(), &dummy_pw)?;
         let workers = size.workers.max(1);
+        let capacity = workers + size.queue;
         Ok(Self {
             params,
             rng,
-            admit: Arc::new(Semaphore::new(workers + size.queue)),
+            admit: Arc::new(Semaphore::new(capacity)),
             run: Arc::new(Semaphore::new(workers)),
-            capacity: workers + size.queue,
+            capacity,
+            per_source: (capacity / 4).max(1),
+            sources: Arc::new(Mutex::new(HashMap::new())),
             dummy,
+        })
+    }
+
+    /// The most places (running or waiting) one source may hold: a quarter
+    /// of the pool, at least one, and always fewer than the whole pool when
+    /// it has more than one place.
+    pub fn per_source(&self) -> usize {
+        self.per_source
+    }
+
+    /// Admits one check for `source`, or refuses it at once: the source
+    /// already holds its share, or the pool is full.
+    fn admit_source(&self, source: &str) -> Result<SourcePlace> {
+        let mut map = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let held = map.get(source).copied().unwrap_or(0);
+        if held >= self.per_source {
+            return Err(Error::exhausted(
+                "too many password checks in progress from this address; retry shortly",
+            ));
+        }
+        let admitted =
+            self.admit.clone().try_acquire_owned().map_err(|_| {
+                Error::exhausted("too many password checks in progress; retry shortly")
+            })?;
+        map.insert(source.to_owned(), held + 1);
+        Ok(SourcePlace {
+            sources: self.sources.clone(),
+            source: source.to_owned(),
+            _admitted: admitted,
         })
     }
 
@@ -139,6 +202,13 @@ impl Hasher {
             self.admit.clone().try_acquire_owned().map_err(|_| {
                 Error::exhausted("too many password checks in progress; retry shortly")
             })?;
+        self.run_admitted(f).await
+    }
+
+    async fn run_admitted<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let _running = self
             .run
             .clone()
@@ -168,6 +238,28 @@ impl Hasher {
             .run_blocking(move || verify_blocking(&phc, password.as_bytes()))
             .await?;
         Ok(ok && real)
+    }
+
+    /// [`Hasher::verify`] for a client at `source` (its address): admitted
+    /// only while the source holds fewer than its share of the pool.
+    pub async fn verify_from(
+        &self,
+        source: &str,
+        phc: Option<String>,
+        password: Zeroizing<String>,
+    ) -> Result<bool> {
+        let _place = self.admit_source(source)?;
+        let real = phc.is_some();
+        let phc = phc.unwrap_or_else(|| self.dummy.clone());
+        let ok = self
+            .run_admitted(move || verify_blocking(&phc, password.as_bytes()))
+            .await?;
+        Ok(ok && real)
+    }
+
+    /// Sources with a check in progress (for tests and metrics).
+    pub fn sources_in_flight(&self) -> usize {
+        self.sources.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 

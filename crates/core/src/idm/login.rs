@@ -46,6 +46,18 @@ pub fn backoff_secs(failures: i64) -> i64 {
     (5i64 << exp).min(BACKOFF_MAX_SECS)
 }
 
+/// The source a login is admitted and backed off under: the client's IP
+/// address (without the port), or the peer text as given, or `unknown`.
+pub(super) fn login_source(caller: &Caller) -> String {
+    match caller.peer.as_deref() {
+        Some(p) => p
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|_| p.to_owned()),
+        None => "unknown".to_owned(),
+    }
+}
+
 impl Idm {
     pub(super) async fn fail_login(
         &self,
@@ -147,12 +159,13 @@ impl Idm {
             ));
         }
         let now = self.clock.now();
+        let source = login_source(caller);
         let account = self
             .store
             .account_by_username(username.to_lowercase())
             .await?;
         let Some(account) = account else {
-            let _ = self.hasher.verify(None, password).await?;
+            let _ = self.hasher.verify_from(&source, None, password).await?;
             return Err(self
                 .fail_login(caller, None, username, "unknown_user")
                 .await);
@@ -167,13 +180,17 @@ impl Idm {
             None
         };
         if let Some(reason) = blocked {
-            let _ = self.hasher.verify(None, password).await?;
+            let _ = self.hasher.verify_from(&source, None, password).await?;
             return Err(self
                 .fail_login(caller, Some(&account), username, reason)
                 .await);
         }
         let stored = account.password_hash.clone();
-        if !self.hasher.verify(stored.clone(), password.clone()).await? {
+        if !self
+            .hasher
+            .verify_from(&source, stored.clone(), password.clone())
+            .await?
+        {
             return Err(self
                 .fail_login(caller, Some(&account), username, "bad_password")
                 .await);

@@ -19,12 +19,18 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub struct Options {
     /// `tokens.refresh_grace`.
     pub refresh_grace: &'static str,
+    /// The hashing pool.
+    pub pool: PoolSize,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             refresh_grace: "0s",
+            pool: PoolSize {
+                workers: 2,
+                queue: 16,
+            },
         }
     }
 }
@@ -89,10 +95,7 @@ parallelism = 1
             KeySource::from_config(&config).unwrap(),
             clock.clone(),
             rng,
-            PoolSize {
-                workers: 2,
-                queue: 16,
-            },
+            opts.pool,
         )
         .await
         .unwrap();
@@ -139,6 +142,11 @@ parallelism = 1
         self.idm.login(&anonymous(), name, pw(password), "").await
     }
 
+    /// A login from the client at `peer` (an "ip:port" as the gate gives).
+    pub async fn login_from(&self, peer: &str, name: &str, password: &str) -> Result<IssuedToken> {
+        self.idm.login(&from(peer), name, pw(password), "").await
+    }
+
     /// Whether a token passes authentication now.
     pub fn valid(&self, token: &str) -> bool {
         self.idm.authenticate(token).is_ok()
@@ -158,6 +166,14 @@ pub fn anonymous() -> Caller {
     Caller {
         principal: None,
         peer: Some("192.0.2.1".to_owned()),
+    }
+}
+
+/// An anonymous caller at `peer`.
+pub fn from(peer: &str) -> Caller {
+    Caller {
+        principal: None,
+        peer: Some(peer.to_owned()),
     }
 }
 

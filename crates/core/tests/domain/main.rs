@@ -4,6 +4,7 @@
 //! suites of the server crate check the same rules over the wire.
 
 mod clients;
+mod fairness;
 mod kit;
 
 use kit::{ADMIN_PASSWORD, Kit, Options, anonymous, assert_kind, pw};
@@ -141,6 +142,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn within_the_grace_window_the_previous_token_gets_the_same_successor() {
     let k = Kit::with(Options {
         refresh_grace: "2s",
+        ..Options::default()
     })
     .await;
     k.account("alice", AccountType::Human, ALICE_PW).await;
