@@ -262,11 +262,39 @@ pub struct AuditFilter {
     pub before_id: Option<i64>,
 }
 
+/// A failed login to record: counted for its source (the client's address)
+/// and for the whole account.
+#[derive(Debug, Clone)]
+pub struct LoginFailure {
+    /// Account id.
+    pub account_id: String,
+    /// The client's address.
+    pub source: String,
+    /// When.
+    pub now: i64,
+    /// Lock duration for the source after its n-th failure.
+    pub source_lock_secs: fn(i64) -> i64,
+    /// Lock duration for the whole account after its n-th failure (the
+    /// ceiling; far higher than the source's).
+    pub account_lock_secs: fn(i64) -> i64,
+}
+
+/// One source's failed logins against one account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceFailures {
+    /// Failures since the source's last success.
+    pub failures: i64,
+    /// Until when the source is backed off (0: not).
+    pub locked_until: i64,
+}
+
 /// A successful login's bookkeeping.
 #[derive(Debug, Clone)]
 pub struct LoginSuccess {
     /// Account id.
     pub account_id: String,
+    /// The client's address (its failures are forgotten).
+    pub source: String,
     /// When.
     pub now: i64,
     /// A re-hash under current parameters, when the stored one was outdated.

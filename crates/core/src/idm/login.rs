@@ -1,5 +1,6 @@
 //! Password sign-in: the login sequence, its one generic failure, and the
-//! per-account backoff after repeated failures.
+//! backoff after repeated failures: per (account, source), with an
+//! account-wide ceiling far higher than a source's.
 
 use super::Caller;
 use super::Idm;
@@ -14,7 +15,7 @@ use crate::model::AccountStatus;
 use crate::model::AccountType;
 use crate::model::Outcome;
 use crate::model::TokenKind;
-use crate::store::LoginSuccess;
+use crate::store::{LoginFailure, LoginSuccess};
 use hmac::Hmac;
 use hmac::Mac;
 use serde_json::json;
@@ -28,8 +29,13 @@ const USERNAME_FINGERPRINT_CONTEXT: &[u8] = b"mcias/v1 audit: unknown username f
 /// this bounds the work an attacker can ask for).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Consecutive failures before logins are delayed.
+/// Consecutive failures from one source before that source's logins to the
+/// account are delayed.
 pub const BACKOFF_AFTER: i64 = 5;
+
+/// Failures from all sources together before every login to the account is
+/// delayed (the ceiling that still slows a distributed attack).
+pub const ACCOUNT_BACKOFF_AFTER: i64 = 100;
 
 /// Longest delay, in seconds.
 pub const BACKOFF_MAX_SECS: i64 = 900;
@@ -44,6 +50,15 @@ pub fn backoff_secs(failures: i64) -> i64 {
         .unwrap_or(u32::MAX)
         .min(16);
     (5i64 << exp).min(BACKOFF_MAX_SECS)
+}
+
+/// Account-wide lock duration after `failures` failures from all sources:
+/// nothing below [`ACCOUNT_BACKOFF_AFTER`], then as [`backoff_secs`].
+pub fn account_backoff_secs(failures: i64) -> i64 {
+    if failures < ACCOUNT_BACKOFF_AFTER {
+        return 0;
+    }
+    backoff_secs(failures - ACCOUNT_BACKOFF_AFTER + BACKOFF_AFTER)
 }
 
 /// The source a login is admitted and backed off under: the client's IP
@@ -79,7 +94,16 @@ impl Idm {
         let res = match account {
             Some(a) if reason == "bad_password" || reason == "bad_totp" => self
                 .store
-                .login_failed(a.id.clone(), self.clock.now(), backoff_secs, entry)
+                .login_failed(
+                    LoginFailure {
+                        account_id: a.id.clone(),
+                        source: login_source(caller),
+                        now: self.clock.now(),
+                        source_lock_secs: backoff_secs,
+                        account_lock_secs: account_backoff_secs,
+                    },
+                    entry,
+                )
                 .await
                 .map(|_| ()),
             _ => self.store.append_audit(entry).await,
@@ -170,11 +194,16 @@ impl Idm {
                 .fail_login(caller, None, username, "unknown_user")
                 .await);
         };
+        let from_source = self
+            .store
+            .source_failures(account.id.clone(), source.clone())
+            .await?;
         let blocked = if account.status != AccountStatus::Active {
             Some("inactive")
         } else if account.account_type != AccountType::Human || account.password_hash.is_none() {
             Some("no_password")
-        } else if account.locked_until > now {
+        } else if from_source.locked_until > now {
+            // This source is backed off: its guesses are not checked.
             Some("backoff")
         } else {
             None
@@ -194,6 +223,25 @@ impl Idm {
             return Err(self
                 .fail_login(caller, Some(&account), username, "bad_password")
                 .await);
+        }
+        if account.locked_until > now {
+            // The account-wide ceiling: only a caller who gave the right
+            // password, from a source with no failures against the account,
+            // learns that the account is locked; anyone else gets the generic
+            // answer (no enumeration, no password oracle for a guessing
+            // source).
+            if from_source.failures > 0 {
+                return Err(self
+                    .fail_login(caller, Some(&account), username, "account_backoff")
+                    .await);
+            }
+            let _ = self
+                .fail_login(caller, Some(&account), username, "account_backoff")
+                .await;
+            return Err(Error::precondition(
+                "account_locked",
+                "the account is temporarily locked after repeated failed logins; retry later",
+            ));
         }
         let totp_step = if account.totp_enabled {
             let sealed = account
@@ -237,6 +285,7 @@ impl Idm {
             .login_succeeded(
                 LoginSuccess {
                     account_id: account.id.clone(),
+                    source,
                     now,
                     new_hash,
                     totp_step,

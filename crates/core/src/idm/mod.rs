@@ -29,7 +29,7 @@ pub use clients::{ClientChanges, ClientPage, ClientSpec, check_client_id, check_
 pub use credentials::PgCreds;
 pub use keyring::KeyRing;
 pub use keys::RevokedKey;
-pub use login::backoff_secs;
+pub use login::{ACCOUNT_BACKOFF_AFTER, BACKOFF_AFTER, account_backoff_secs, backoff_secs};
 pub use maintenance::{
     MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,
 };

@@ -6,7 +6,14 @@ use super::audit::append;
 use super::tokens::{insert_token, revoke_all};
 use super::{Store, sql_err};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{AccountRecord, AccountStatus, AccountType, AuditEntry, LoginSuccess};
+use crate::model::{
+    AccountRecord, AccountStatus, AccountType, AuditEntry, LoginFailure, LoginSuccess,
+    SourceFailures,
+};
+
+/// A (account, source) failure record idle this long and no longer locked is
+/// pruned.
+const PAIR_IDLE_SECS: i64 = 86_400;
 
 /// The role that grants administration.
 pub const ADMIN_ROLE: &str = "admin";
@@ -223,30 +230,78 @@ impl Store {
         .await
     }
 
-    /// Records a failed login: one more failure, and a lock until
-    /// `now + lock_secs(failures)`. Returns the failure count.
-    pub async fn login_failed(
-        &self,
-        account_id: String,
-        now: i64,
-        lock_secs: fn(i64) -> i64,
-        audit: AuditEntry,
-    ) -> Result<i64> {
+    /// Records a failed login for the (account, source) pair and for the
+    /// account (the ceiling); prunes idle pairs. Returns the pair's state.
+    pub async fn login_failed(&self, f: LoginFailure, audit: AuditEntry) -> Result<SourceFailures> {
         self.write(move |tx| {
+            let now = f.now;
+            tx.execute(
+                "DELETE FROM login_failures WHERE last_failure < ?1 AND locked_until <= ?2",
+                params![now.saturating_sub(PAIR_IDLE_SECS), now],
+            )
+            .map_err(sql_err)?;
+            let source: i64 = tx
+                .query_row(
+                    "INSERT INTO login_failures (account_id, source, failures, locked_until, last_failure)
+                     VALUES (?1, ?2, 1, 0, ?3)
+                     ON CONFLICT (account_id, source) DO UPDATE
+                     SET failures = failures + 1, last_failure = ?3
+                     RETURNING failures",
+                    params![f.account_id, f.source, now],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            let lock = (f.source_lock_secs)(source);
+            let mut locked_until = 0;
+            if lock > 0 {
+                locked_until = now.saturating_add(lock);
+                tx.execute(
+                    "UPDATE login_failures SET locked_until = ?3 WHERE account_id = ?1 AND source = ?2",
+                    params![f.account_id, f.source, locked_until],
+                )
+                .map_err(sql_err)?;
+            }
             let failures: i64 = tx.query_row(
                 "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = ?1 RETURNING failed_logins",
-                [&account_id],
+                [&f.account_id],
                 |r| r.get(0),
             ).map_err(sql_err)?;
-            let lock = lock_secs(failures);
+            let lock = (f.account_lock_secs)(failures);
             if lock > 0 {
                 tx.execute(
                     "UPDATE accounts SET locked_until = ?2 WHERE id = ?1",
-                    params![account_id, now.saturating_add(lock)],
+                    params![f.account_id, now.saturating_add(lock)],
                 ).map_err(sql_err)?;
             }
             append(tx, &audit)?;
-            Ok(failures)
+            Ok(SourceFailures {
+                failures: source,
+                locked_until,
+            })
+        })
+        .await
+    }
+
+    /// One source's failed logins against an account.
+    pub async fn source_failures(
+        &self,
+        account_id: String,
+        source: String,
+    ) -> Result<SourceFailures> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT failures, locked_until FROM login_failures WHERE account_id = ?1 AND source = ?2",
+                params![account_id, source],
+                |r| {
+                    Ok(SourceFailures {
+                        failures: r.get(0)?,
+                        locked_until: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql_err)
+            .map(Option::unwrap_or_default)
         })
         .await
     }
@@ -268,6 +323,11 @@ impl Store {
             tx.execute(
                 "UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE id = ?1",
                 [&s.account_id],
+            )
+            .map_err(sql_err)?;
+            tx.execute(
+                "DELETE FROM login_failures WHERE account_id = ?1 AND source = ?2",
+                params![s.account_id, s.source],
             )
             .map_err(sql_err)?;
             if let Some(h) = &s.new_hash {
@@ -300,6 +360,11 @@ impl Store {
                 "UPDATE accounts SET password_hash = ?2, failed_logins = 0, locked_until = 0, updated_at = ?3 WHERE id = ?1",
                 params![account_id, hash, now],
             ).map_err(sql_err)?;
+            tx.execute(
+                "DELETE FROM login_failures WHERE account_id = ?1",
+                [&account_id],
+            )
+            .map_err(sql_err)?;
             bump_version(tx, &account_id)?;
             append(tx, &audit)
         })

@@ -21,9 +21,9 @@ use std::pin::Pin;
 
 use crate::error::Result;
 use crate::model::{
-    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginSuccess,
-    NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord,
-    SigningKeyRecord, TokenRecord,
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginFailure,
+    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome,
+    RefreshRecord, SigningKeyRecord, SourceFailures, TokenRecord,
 };
 
 /// The future of a store call.
@@ -76,17 +76,22 @@ pub trait Backend: Send + Sync + Debug {
     /// Whether an active account holds the admin role.
     fn has_active_admin(&self) -> StoreFuture<'_, bool>;
 
-    /// Records a failed login: one more failure and a lock until
-    /// `now + lock_secs(failures)`. Returns the failure count.
-    fn login_failed(
+    /// Records a failed login: one more failure for the (account, source)
+    /// pair, locked until `now + source_lock_secs(its failures)`, and one more
+    /// for the account, locked until `now + account_lock_secs(its failures)`.
+    /// Prunes pairs idle for a day and no longer locked. Returns the
+    /// source's failures.
+    fn login_failed(&self, f: LoginFailure, audit: AuditEntry) -> StoreFuture<'_, SourceFailures>;
+
+    /// One source's failed logins against an account (zero when none).
+    fn source_failures(
         &self,
         account_id: String,
-        now: i64,
-        lock_secs: fn(i64) -> i64,
-        audit: AuditEntry,
-    ) -> StoreFuture<'_, i64>;
+        source: String,
+    ) -> StoreFuture<'_, SourceFailures>;
 
-    /// Records a successful login atomically: resets failures, stores a
+    /// Records a successful login atomically: resets the account's failures
+    /// and the source's (other sources stay backed off), stores a
     /// re-hash, advances the TOTP step (a replayed step is UNAUTHENTICATED)
     /// and records the token (and refresh token).
     fn login_succeeded(&self, s: LoginSuccess, audit: AuditEntry) -> StoreFuture<'_, ()>;

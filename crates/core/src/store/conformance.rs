@@ -24,8 +24,8 @@ use super::Backend;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     AccountRecord, AccountStatus, AccountType, AuditEntry, AuditFilter, ClientRecord, ClientType,
-    GrantType, LoginSuccess, NewRefresh, NewToken, Outcome, PgCredsRecord, RefreshKeyRecord,
-    RefreshOutcome, SigningAlg, SigningKeyRecord, TokenKind,
+    GrantType, LoginFailure, LoginSuccess, NewRefresh, NewToken, Outcome, PgCredsRecord,
+    RefreshKeyRecord, RefreshOutcome, SigningAlg, SigningKeyRecord, SourceFailures, TokenKind,
 };
 
 /// One area of the suite, run against a fresh backend.
@@ -148,6 +148,7 @@ fn login(jti: &str, now: i64, refresh: Option<NewRefresh>) -> LoginSuccess {
     let family = refresh.as_ref().map(|r| r.family_id.as_str());
     LoginSuccess {
         account_id: "a1".to_owned(),
+        source: "192.0.2.1".to_owned(),
         now,
         new_hash: None,
         totp_step: None,
@@ -306,28 +307,69 @@ pub async fn accounts(s: &dyn Backend) {
     assert!(versions[2].1 > v1, "deleting bumps the token version");
 }
 
-/// login_failed (count and lock), login_succeeded (reset, re-hash, token,
-/// refresh token, TOTP step replay refused atomically), set_password.
+fn lock_after_three(failures: i64) -> i64 {
+    if failures >= 3 { 60 } else { 0 }
+}
+
+fn lock_after_five(failures: i64) -> i64 {
+    if failures >= 5 { 600 } else { 0 }
+}
+
+/// A failure of `a1` from `source` at `now`: the source locks after three,
+/// the account after five.
+fn failure(source: &str, now: i64) -> LoginFailure {
+    LoginFailure {
+        account_id: "a1".to_owned(),
+        source: source.to_owned(),
+        now,
+        source_lock_secs: lock_after_three,
+        account_lock_secs: lock_after_five,
+    }
+}
+
+/// login_failed (count and lock per source and per account, pruning),
+/// source_failures, login_succeeded (reset of the account and the source,
+/// re-hash, token, refresh token, TOTP step replay refused atomically),
+/// set_password.
 pub async fn logins(s: &dyn Backend) {
     create(s, "a1", "alice", &[]).await;
-    fn lock_after_three(failures: i64) -> i64 {
-        if failures >= 3 { 60 } else { 0 }
-    }
     for expected in 1..=3 {
         let n = s
-            .login_failed(
-                "a1".to_owned(),
-                1000,
-                lock_after_three,
-                event("login_failure", 1000),
-            )
+            .login_failed(failure("192.0.2.1", 1000), event("login_failure", 1000))
             .await
             .unwrap();
-        assert_eq!(n, expected);
+        assert_eq!(n.failures, expected);
     }
     let a = get(s, "a1").await;
-    assert_eq!((a.failed_logins, a.locked_until), (3, 1060));
-    assert_eq!(count(s, "login_failure").await, 3);
+    assert_eq!((a.failed_logins, a.locked_until), (3, 0));
+    let a_src = s
+        .source_failures("a1".to_owned(), "192.0.2.1".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(
+        a_src,
+        SourceFailures {
+            failures: 3,
+            locked_until: 1060
+        }
+    );
+    // Another source is not locked by the first one's failures.
+    let b = s
+        .source_failures("a1".to_owned(), "198.51.100.2".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(b, SourceFailures::default());
+    // The account-wide ceiling counts every source.
+    for src in ["198.51.100.2", "198.51.100.3"] {
+        let n = s
+            .login_failed(failure(src, 1000), event("login_failure", 1000))
+            .await
+            .unwrap();
+        assert_eq!(n.failures, 1);
+    }
+    let a = get(s, "a1").await;
+    assert_eq!((a.failed_logins, a.locked_until), (5, 1600));
+    assert_eq!(count(s, "login_failure").await, 5);
 
     add_refresh_key(s, "rk1", 1).await;
     s.login_succeeded(
@@ -346,6 +388,10 @@ pub async fn logins(s: &dyn Backend) {
     let a = get(s, "a1").await;
     assert_eq!((a.failed_logins, a.locked_until), (0, 0));
     assert_eq!(a.password_hash.as_deref(), Some("rehashed"));
+    // The successful source is forgotten; the others stay as they were.
+    let src = |name: &str| s.source_failures("a1".to_owned(), name.to_owned());
+    assert_eq!(src("192.0.2.1").await.unwrap(), SourceFailures::default());
+    assert_eq!(src("198.51.100.2").await.unwrap().failures, 1);
     let t = s.token("j1".to_owned()).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -388,14 +434,9 @@ pub async fn logins(s: &dyn Backend) {
     assert_eq!(count(s, "login_success").await, 2);
 
     // set_password: new hash, lockout cleared, token version bumped.
-    s.login_failed(
-        "a1".to_owned(),
-        1300,
-        lock_after_three,
-        event("login_failure", 1300),
-    )
-    .await
-    .unwrap();
+    s.login_failed(failure("192.0.2.1", 1300), event("login_failure", 1300))
+        .await
+        .unwrap();
     let before = get(s, "a1").await.token_version;
     s.set_password(
         "a1".to_owned(),
@@ -407,6 +448,29 @@ pub async fn logins(s: &dyn Backend) {
     .unwrap();
     let a = get(s, "a1").await;
     assert_eq!(a.password_hash.as_deref(), Some("new-hash"));
+    assert_eq!(
+        s.source_failures("a1".to_owned(), "192.0.2.1".to_owned())
+            .await
+            .unwrap(),
+        SourceFailures::default(),
+        "a new password forgets every source's failures"
+    );
+    // Pairs idle for a day and no longer locked are pruned.
+    s.login_failed(failure("192.0.2.9", 1500), event("login_failure", 1500))
+        .await
+        .unwrap();
+    s.login_failed(
+        failure("192.0.2.10", 1500 + 86_401),
+        event("login_failure", 1500 + 86_401),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.source_failures("a1".to_owned(), "192.0.2.9".to_owned())
+            .await
+            .unwrap(),
+        SourceFailures::default()
+    );
     assert_eq!((a.failed_logins, a.updated_at), (0, 1400));
     assert_eq!(a.token_version, before + 1);
     assert_eq!(count(s, "password_change").await, 1);

@@ -22,7 +22,9 @@ mod refresh;
 mod sqlite;
 mod tokens;
 
-pub use crate::model::{LoginSuccess, NewRefresh, RefreshOutcome, RefreshRecord};
+pub use crate::model::{
+    LoginFailure, LoginSuccess, NewRefresh, RefreshOutcome, RefreshRecord, SourceFailures,
+};
 pub use accounts::ADMIN_ROLE;
 pub use backend::{Backend, StoreFuture, StoreLock};
 pub use lock::{DbLock, lock_path};
@@ -49,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_oauth_clients",
         include_str!("migrations/0003_oauth_clients.sql"),
+    ),
+    (
+        "0004_login_failures",
+        include_str!("migrations/0004_login_failures.sql"),
     ),
 ];
 

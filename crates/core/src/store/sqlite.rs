@@ -7,9 +7,9 @@ use super::backend::{Backend, StoreFuture, StoreLock};
 use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginSuccess,
-    NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome, RefreshRecord,
-    SigningKeyRecord, TokenRecord,
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginFailure,
+    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome,
+    RefreshRecord, SigningKeyRecord, SourceFailures, TokenRecord,
 };
 
 impl Store {
@@ -44,7 +44,8 @@ impl Backend for Store {
         account_by_username(username: String) -> Option<AccountRecord>;
         has_active_admin() -> bool;
         list_accounts(after_id: Option<String>, limit: u32) -> Vec<AccountRecord>;
-        login_failed(account_id: String, now: i64, lock_secs: fn(i64) -> i64, audit: AuditEntry) -> i64;
+        login_failed(f: LoginFailure, audit: AuditEntry) -> SourceFailures;
+        source_failures(account_id: String, source: String) -> SourceFailures;
         login_succeeded(s: LoginSuccess, audit: AuditEntry) -> ();
         set_password(account_id: String, hash: String, now: i64, audit: AuditEntry) -> ();
         set_status(account_id: String, status: AccountStatus, now: i64, audit: AuditEntry)

@@ -71,3 +71,84 @@ async fn a_flood_from_one_source_leaves_room_for_others() {
     }
     assert_eq!(k.idm.hash_queue_depth(), 0);
 }
+
+/// Wrong passwords from one address back off that address only: the owner
+/// at another address logs in at once, and the guessing address stays
+/// backed off (even with the right password). Before the backoff was keyed
+/// on the source, ten failures from anywhere refused the owner everywhere.
+#[tokio::test]
+async fn failures_from_one_source_do_not_lock_out_another() {
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    let attacker = "198.51.100.7:4000";
+    let owner = "203.0.113.9:5000";
+    for _ in 0..10 {
+        let e = k
+            .login_from(attacker, "alice", "wrong password!")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unauthenticated);
+    }
+    let ok = k.login_from(owner, "alice", ALICE_PW).await;
+    assert!(ok.is_ok(), "the owner is not locked out: {:?}", ok.err());
+    let e = k
+        .login_from("198.51.100.7:4001", "alice", ALICE_PW)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Unauthenticated,
+        "the guessing address (any port) stays backed off, with the generic answer"
+    );
+    k.clock.advance(mcias_core::idm::backoff_secs(10) + 1);
+    assert!(k.login_from(attacker, "alice", ALICE_PW).await.is_ok());
+}
+
+/// Many sources, each below its own threshold, still reach the account-wide
+/// ceiling: then only the right password from a clean source learns that the
+/// account is locked; wrong passwords and guessing sources get the generic
+/// answer.
+#[tokio::test]
+async fn the_account_ceiling_holds_when_many_sources_fail() {
+    use mcias_core::idm::{ACCOUNT_BACKOFF_AFTER, BACKOFF_AFTER, account_backoff_secs};
+    let k = Kit::new().await;
+    k.account("alice", AccountType::Human, ALICE_PW).await;
+    let per_source = BACKOFF_AFTER - 1;
+    let sources = ACCOUNT_BACKOFF_AFTER / per_source;
+    for s in 0..sources {
+        for _ in 0..per_source {
+            let e = k
+                .login_from(&format!("10.0.{}.{}:1", s / 250, s % 250), "alice", "guess")
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Unauthenticated);
+        }
+    }
+    let generic = k
+        .login_from("203.0.113.50:1", "alice", "another guess")
+        .await
+        .unwrap_err();
+    assert_eq!(generic.kind, ErrorKind::Unauthenticated);
+    let guesser = k
+        .login_from("10.0.0.1:1", "alice", ALICE_PW)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        guesser.kind,
+        ErrorKind::Unauthenticated,
+        "a source with failures learns nothing"
+    );
+    let locked = k
+        .login_from("203.0.113.9:5000", "alice", ALICE_PW)
+        .await
+        .unwrap_err();
+    assert_eq!(locked.kind, ErrorKind::FailedPrecondition, "{locked:?}");
+    assert!(locked.message.contains("temporarily locked"));
+    k.clock
+        .advance(account_backoff_secs(ACCOUNT_BACKOFF_AFTER + 1) + 1);
+    assert!(
+        k.login_from("203.0.113.9:5000", "alice", ALICE_PW)
+            .await
+            .is_ok()
+    );
+}
