@@ -344,6 +344,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_source_holds_only_its_share() -> Result<()> {
+        let h = Arc::new(Hasher::new(
+            &cheap(),
+            SeededRandom::new(5),
+            PoolSize {
+                workers: 1,
+                queue: 3,
+            },
+        )?);
+        assert_eq!(h.per_source(), 1);
+        let mut tasks = Vec::new();
+        for source in ["a", "a", "a", "a", "b"] {
+            let h = h.clone();
+            tasks.push(tokio::spawn(async move {
+                h.verify_from(source, None, Zeroizing::new("pw".into()))
+                    .await
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.map_err(|e| Error::internal(e.to_string()))?);
+        }
+        assert!(results[0].is_ok(), "the first check from a is admitted");
+        for r in &results[1..4] {
+            match r {
+                Err(e) => {
+                    assert_eq!(e.kind, crate::error::ErrorKind::ResourceExhausted);
+                    assert!(e.message.contains("from this address"), "{e:?}");
+                }
+                Ok(_) => panic!("a holds only one place"),
+            }
+        }
+        assert!(results[4].is_ok(), "b still gets a place");
+        assert_eq!((h.depth(), h.sources_in_flight()), (0, 0));
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn dummy_verification_never_succeeds() -> Result<()> {
         let h = Hasher::new(
             &cheap(),
