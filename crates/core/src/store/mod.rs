@@ -50,6 +50,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_oauth_clients",
         include_str!("migrations/0003_oauth_clients.sql"),
     ),
+    (
+        "0004_account_profile",
+        include_str!("migrations/0004_account_profile.sql"),
+    ),
 ];
 
 /// How many idle reader connections are kept.

@@ -5,6 +5,7 @@
 
 mod clients;
 mod kit;
+mod profiles;
 
 use kit::{ADMIN_PASSWORD, Kit, Options, anonymous, assert_kind, pw};
 use mcias_core::error::ErrorKind;
