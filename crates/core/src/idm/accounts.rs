@@ -467,7 +467,13 @@ impl Idm {
             changed.push("email");
         }
         if let Some(v) = update.email_verified {
-            p.email_verified = v && p.email.is_some();
+            if v && p.email.is_none() {
+                return Err(Error::invalid(
+                    "invalid_profile",
+                    "email_verified cannot be set without an email",
+                ));
+            }
+            p.email_verified = v;
             changed.push("email_verified");
         }
         if let Some(v) = update.display_name {

@@ -204,6 +204,15 @@ async fn invalid_profile_values_name_the_field() {
         ErrorKind::InvalidArgument,
     );
     assert!(e.message.contains("display_name"), "{}", e.message);
+    let e = assert_kind(
+        try_update(ProfileUpdate {
+            email_verified: Some(true),
+            ..Default::default()
+        })
+        .await,
+        ErrorKind::InvalidArgument,
+    );
+    assert!(e.message.contains("email_verified"), "{}", e.message);
     // 100 characters (not bytes) is fine.
     try_update(ProfileUpdate {
         family_name: Some("é".repeat(100)),
