@@ -570,6 +570,144 @@ async fn pg_creds_for_owner_and_admin_only() {
     assert!(st.message().contains("port"));
 }
 
+fn profile_req(account_id: &str, paths: &[&str]) -> pb::UpdateProfileRequest {
+    pb::UpdateProfileRequest {
+        account_id: account_id.to_owned(),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn profiles_for_self_and_admin() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().await;
+    let hana = s.create(&admin, "hana", AccountType::Human, PW).await;
+    let ivan = s.create(&admin, "ivan", AccountType::Human, PW).await;
+    let hana_t = s.login("hana", PW).await;
+    let ivan_t = s.login("ivan", PW).await;
+
+    // Self edits its own profile.
+    let mut r = profile_req(
+        &hana,
+        &["email", "display_name", "given_name", "family_name"],
+    );
+    r.email = "Hana@Example.COM".into();
+    r.display_name = "Hana H.".into();
+    r.given_name = "Hana".into();
+    r.family_name = "Hara".into();
+    let a = s
+        .accounts()
+        .await
+        .update_profile(authed(r, &hana_t))
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert_eq!(
+        (a.email.as_str(), a.email_verified, a.display_name.as_str()),
+        ("Hana@example.com", false, "Hana H.")
+    );
+    assert_eq!(
+        (a.given_name.as_str(), a.family_name.as_str()),
+        ("Hana", "Hara")
+    );
+
+    // A user cannot edit another's profile, nor set email_verified.
+    let mut r = profile_req(&hana, &["display_name"]);
+    r.display_name = "Not Hana".into();
+    let res = s.accounts().await.update_profile(authed(r, &ivan_t)).await;
+    assert_code(res, Code::PermissionDenied);
+    let mut r = profile_req(&hana, &["email_verified"]);
+    r.email_verified = true;
+    let res = s.accounts().await.update_profile(authed(r, &hana_t)).await;
+    assert_code(res, Code::PermissionDenied);
+
+    // Validation names the field; an unknown or empty mask is refused.
+    let mut r = profile_req(&hana, &["email"]);
+    r.email = "two@@example.com".into();
+    let res = s.accounts().await.update_profile(authed(r, &hana_t)).await;
+    assert!(
+        assert_code(res, Code::InvalidArgument)
+            .message()
+            .contains("email")
+    );
+    let res = s
+        .accounts()
+        .await
+        .update_profile(authed(profile_req(&hana, &["username"]), &hana_t))
+        .await;
+    assert_code(res, Code::InvalidArgument);
+    let res = s
+        .accounts()
+        .await
+        .update_profile(authed(profile_req(&hana, &[]), &hana_t))
+        .await;
+    assert_code(res, Code::InvalidArgument);
+
+    // An admin can verify, and edit anyone's profile.
+    let mut r = profile_req(&hana, &["email_verified"]);
+    r.email_verified = true;
+    let a = s
+        .accounts()
+        .await
+        .update_profile(authed(r, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert!(a.email_verified);
+    let mut r = profile_req(&ivan, &["display_name"]);
+    r.display_name = "Ivan I.".into();
+    s.accounts()
+        .await
+        .update_profile(authed(r, &admin))
+        .await
+        .unwrap();
+    let got = s
+        .accounts()
+        .await
+        .get_account(authed(pb::GetAccountRequest { id: ivan.clone() }, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert_eq!(got.display_name, "Ivan I.");
+
+    // Over REST: the account changes its email, which clears email_verified.
+    let res = s
+        .http()
+        .patch(format!("{}/v1/accounts/{hana}/profile", s.base_url()))
+        .bearer_auth(&hana_t)
+        .json(&serde_json::json!({"email": "hana@new.example", "updateMask": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["account"]["email"], "hana@new.example");
+    assert_eq!(body["account"]["displayName"], "Hana H.");
+    assert!(
+        body["account"]
+            .get("emailVerified")
+            .is_none_or(|v| v == false)
+    );
+    let res = s
+        .http()
+        .patch(format!("{}/v1/accounts/{ivan}/profile", s.base_url()))
+        .bearer_auth(&hana_t)
+        .json(&serde_json::json!({"displayName": "x", "updateMask": "displayName"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
 #[tokio::test]
 async fn change_password() {
     let s = TestServer::start().await;

@@ -249,6 +249,15 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
             ),
         ),
         (
+            "UpdateProfile",
+            (
+                json!({"accountId": "{alice}", "email": "Alice@Example.ORG", "displayName": "Alice A.",
+                       "updateMask": "email,displayName"}),
+                "alice",
+                vec!["updatedAt"],
+            ),
+        ),
+        (
             "DeleteAccount",
             (json!({"id": "{victim}"}), "admin", vec![]),
         ),

@@ -213,6 +213,29 @@ pub struct AuditFilter {
     pub page_size: i32,
 }
 
+/// A profile change for [`Client::update_profile`]: `None` leaves a field
+/// as it is; an empty string clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    /// Email address.
+    pub email: Option<String>,
+    /// Whether the email is verified (admins only).
+    pub email_verified: Option<bool>,
+    /// Full name for display.
+    pub display_name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+}
+
+impl ProfileChanges {
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// How [`Client::connect`] reaches the server.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
@@ -468,6 +491,48 @@ impl Client {
                     paths: vec!["status".to_owned()],
                 }),
             }))
+            .await?
+            .into_inner()
+            .account
+            .ok_or_else(|| missing("account"))
+    }
+
+    /// Changes an account's profile (the account itself or an admin; only
+    /// an admin may set `email_verified`). A new email clears
+    /// `email_verified` unless an admin sets it in the same change.
+    pub async fn update_profile(
+        &self,
+        account_id: &str,
+        changes: &ProfileChanges,
+    ) -> Result<pb::Account> {
+        let mut req = pb::UpdateProfileRequest {
+            account_id: account_id.to_owned(),
+            ..Default::default()
+        };
+        let mut paths = Vec::new();
+        if let Some(v) = &changes.email {
+            req.email.clone_from(v);
+            paths.push("email".to_owned());
+        }
+        if let Some(v) = changes.email_verified {
+            req.email_verified = v;
+            paths.push("email_verified".to_owned());
+        }
+        if let Some(v) = &changes.display_name {
+            req.display_name.clone_from(v);
+            paths.push("display_name".to_owned());
+        }
+        if let Some(v) = &changes.given_name {
+            req.given_name.clone_from(v);
+            paths.push("given_name".to_owned());
+        }
+        if let Some(v) = &changes.family_name {
+            req.family_name.clone_from(v);
+            paths.push("family_name".to_owned());
+        }
+        req.update_mask = Some(prost_types::FieldMask { paths });
+        self.accounts()
+            .update_profile(self.req(req))
             .await?
             .into_inner()
             .account

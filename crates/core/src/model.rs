@@ -100,6 +100,24 @@ pub struct AccountRecord {
     pub token_version: i64,
     /// Argon2id hash of a system account's client secret.
     pub client_secret_hash: Option<String>,
+    /// The optional profile (OpenID Connect standard claims).
+    pub profile: Profile,
+}
+
+/// An account's profile; every field is optional (`preferred_username` is
+/// the username).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Email address (lowercase domain).
+    pub email: Option<String>,
+    /// Whether an admin has verified the email address.
+    pub email_verified: bool,
+    /// Full name for display.
+    pub display_name: Option<String>,
+    /// Given (first) name.
+    pub given_name: Option<String>,
+    /// Family (last) name.
+    pub family_name: Option<String>,
 }
 
 /// What distinguishes access tokens for revocation bookkeeping.

@@ -37,6 +37,15 @@ impl AccountFields<'_> {
     }
 }
 
+/// The profile columns of an account record.
+pub const PROFILE_COLUMNS: &[&str] = &[
+    "email",
+    "email_verified",
+    "display_name",
+    "given_name",
+    "family_name",
+];
+
 /// An account from the API.
 pub fn account_pb(a: &pb::Account) -> Value {
     let kind = match pb::AccountType::try_from(a.account_type) {
@@ -51,7 +60,7 @@ pub fn account_pb(a: &pb::Account) -> Value {
         Ok(pb::AccountStatus::Deleted) => "deleted",
         _ => "unspecified",
     };
-    AccountFields {
+    let mut v = AccountFields {
         id: &a.id,
         username: &a.username,
         kind,
@@ -60,7 +69,13 @@ pub fn account_pb(a: &pb::Account) -> Value {
         created_at: output::ts(a.created_at.as_ref()),
         updated_at: output::ts(a.updated_at.as_ref()),
     }
-    .json()
+    .json();
+    v["email"] = json!(a.email);
+    v["email_verified"] = json!(a.email_verified);
+    v["display_name"] = json!(a.display_name);
+    v["given_name"] = json!(a.given_name);
+    v["family_name"] = json!(a.family_name);
+    v
 }
 
 /// An account from the database, with its lockout state.

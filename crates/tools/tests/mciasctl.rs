@@ -510,6 +510,60 @@ async fn tokens_totp_pgcreds_password_and_audit() {
     let help = bob.run(&["pgcreds", "set", "--help"], "");
     assert!(!help.stdout.contains("--password "), "no password flag");
 
+    // The profile: bob edits his own, not another's, and not email_verified;
+    // the admin can; `account get` shows it.
+    let p = bob
+        .j(
+            &[
+                "account",
+                "profile",
+                &bob_id,
+                "--email",
+                "Bob@Example.ORG",
+                "--display-name",
+                "Bob B.",
+            ],
+            "",
+        )
+        .one();
+    assert_eq!(p["email"], "Bob@example.org");
+    assert_eq!(p["display_name"], "Bob B.");
+    assert_eq!(p["email_verified"], false);
+    let out = bob.j(
+        &["account", "profile", &bob_id, "--email-verified", "true"],
+        "",
+    );
+    assert_eq!(out.error_code(), "PERMISSION_DENIED");
+    let out = bob.j(&["account", "profile", "admin", "--given-name", "x"], "");
+    assert_ne!(out.code, 0);
+    let out = bob.j(&["account", "profile", &bob_id, "--email", "a@@b"], "");
+    assert_eq!(out.error_code(), "INVALID_ARGUMENT");
+    let out = bob.j(&["account", "profile", &bob_id], "");
+    assert_eq!(out.code, 2, "nothing to change");
+    let p = ctl
+        .j(
+            &[
+                "account",
+                "profile",
+                "bob",
+                "--email-verified",
+                "true",
+                "--family-name",
+                "Builder",
+            ],
+            "",
+        )
+        .one();
+    assert_eq!(
+        (p["email_verified"].as_bool(), p["family_name"].as_str()),
+        (Some(true), Some("Builder"))
+    );
+    let got = ctl.j(&["account", "get", "bob"], "").one();
+    assert_eq!(got["email"], "Bob@example.org");
+    assert_eq!(got["given_name"], "");
+    let table = ctl.run(&["account", "get", "bob"], "");
+    assert!(table.stdout.contains("Bob B."), "{}", table.stdout);
+
     // Password change.
     let out = bob.j(
         &["password", "change", "--password-stdin"],

@@ -11,7 +11,7 @@ use crate::api::pb::*;
 use crate::api::status::{OrStatus, status};
 use crate::api::timestamp;
 use mcias_core::error::Error;
-use mcias_core::idm::{Idm, PgCreds as DomainPgCreds};
+use mcias_core::idm::{Idm, PgCreds as DomainPgCreds, ProfileUpdate};
 use mcias_core::model;
 use mcias_core::model::AccountRecord;
 
@@ -36,6 +36,11 @@ fn account(a: AccountRecord) -> Account {
         totp_enabled: a.totp_enabled,
         created_at: Some(timestamp(a.created_at)),
         updated_at: Some(timestamp(a.updated_at)),
+        email: a.profile.email.unwrap_or_default(),
+        email_verified: a.profile.email_verified,
+        display_name: a.profile.display_name.unwrap_or_default(),
+        given_name: a.profile.given_name.unwrap_or_default(),
+        family_name: a.profile.family_name.unwrap_or_default(),
     }
 }
 
@@ -124,6 +129,45 @@ impl AccountService for AccountApi {
         let status = account_status(r.status).or_status()?;
         let a = self.0.update_status(&c, &r.id, status).await.or_status()?;
         Ok(Response::new(UpdateAccountResponse {
+            account: Some(account(a)),
+        }))
+    }
+
+    async fn update_profile(
+        &self,
+        req: Request<UpdateProfileRequest>,
+    ) -> Result<Response<UpdateProfileResponse>, Status> {
+        let c = caller(&req);
+        let r = req.into_inner();
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(status(Error::invalid(
+                "invalid_update_mask",
+                "update_mask must name the fields to change",
+            )));
+        }
+        let mut u = ProfileUpdate::default();
+        for p in &paths {
+            match p.as_str() {
+                "email" => u.email = Some(r.email.clone()),
+                "email_verified" => u.email_verified = Some(r.email_verified),
+                "display_name" => u.display_name = Some(r.display_name.clone()),
+                "given_name" => u.given_name = Some(r.given_name.clone()),
+                "family_name" => u.family_name = Some(r.family_name.clone()),
+                other => {
+                    return Err(status(Error::invalid(
+                        "invalid_update_mask",
+                        format!("update_mask path {other:?} is not a profile field"),
+                    )));
+                }
+            }
+        }
+        let a = self
+            .0
+            .update_profile(&c, &r.account_id, u)
+            .await
+            .or_status()?;
+        Ok(Response::new(UpdateProfileResponse {
             account: Some(account(a)),
         }))
     }

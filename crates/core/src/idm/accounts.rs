@@ -11,6 +11,7 @@ use crate::model::AccountRecord;
 use crate::model::AccountStatus;
 use crate::model::AccountType;
 use crate::model::Outcome;
+use crate::model::Profile;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -29,6 +30,66 @@ pub struct AccountPage {
     pub accounts: Vec<AccountRecord>,
     /// The token for the next page, empty on the last.
     pub next_page_token: String,
+}
+
+/// Longest email address, in bytes.
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// Longest name (display, given or family), in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A requested profile change: `None` leaves a field as it is; for the text
+/// fields `Some("")` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    /// New email address.
+    pub email: Option<String>,
+    /// New verification flag (admins only).
+    pub email_verified: Option<bool>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New given name.
+    pub given_name: Option<String>,
+    /// New family name.
+    pub family_name: Option<String>,
+}
+
+/// Validates an email address: one '@', no whitespace or control
+/// characters, at most 254 bytes, non-empty local part and domain. Returns it
+/// with the domain lowercased.
+pub fn normalize_email(raw: &str) -> Result<String> {
+    let bad = |why: &str| Error::invalid("invalid_email", format!("email is invalid: {why}"));
+    if raw.len() > MAX_EMAIL_BYTES {
+        return Err(bad("at most 254 bytes"));
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("no spaces or control characters"));
+    }
+    let mut parts = raw.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("exactly one '@'"));
+    };
+    if local.is_empty() || domain.is_empty() {
+        return Err(bad("a local part and a domain are required"));
+    }
+    Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+/// Validates a name field (display, given or family name).
+pub fn check_name(field: &str, raw: &str) -> Result<()> {
+    if raw.chars().count() > MAX_NAME_CHARS || raw.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "invalid_profile",
+            format!(
+                "{field} must be at most {MAX_NAME_CHARS} characters without control characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn text(v: String) -> Option<String> {
+    (!v.is_empty()).then_some(v)
 }
 
 /// Validates and normalizes (lowercases) a username.
@@ -189,6 +250,7 @@ impl Idm {
             updated_at: now,
             token_version: 1,
             client_secret_hash: None,
+            profile: Profile::default(),
         };
         let mut audit = self.audit(
             "account_create",
@@ -353,5 +415,88 @@ impl Idm {
             .await?;
         self.sync_version(account_id).await?;
         Ok(roles)
+    }
+
+    /// Changes an account's profile: the account itself (all but
+    /// `email_verified`) or an admin (everything). A new email clears
+    /// `email_verified` unless an admin sets it in the same change. The audit
+    /// event (`profile_update`) names the changed fields, not their values.
+    pub async fn update_profile(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+        update: ProfileUpdate,
+    ) -> Result<AccountRecord> {
+        check_id(account_id)?;
+        let admin = caller.self_or_admin(account_id)?.is_admin();
+        if update.email_verified.is_some() && !admin {
+            return Err(Error::new(
+                crate::error::ErrorKind::PermissionDenied,
+                "admin_only_field",
+                "only an admin can set email_verified",
+            ));
+        }
+        let email = update
+            .email
+            .map(|e| {
+                if e.is_empty() {
+                    Ok(e)
+                } else {
+                    normalize_email(&e)
+                }
+            })
+            .transpose()?;
+        for (field, v) in [
+            ("display_name", &update.display_name),
+            ("given_name", &update.given_name),
+            ("family_name", &update.family_name),
+        ] {
+            if let Some(v) = v {
+                check_name(field, v)?;
+            }
+        }
+        let current = self.get_account(account_id).await?;
+        let mut p = current.profile.clone();
+        let mut changed = Vec::new();
+        if let Some(e) = email {
+            let e = text(e);
+            if e != p.email {
+                p.email = e;
+                p.email_verified = false;
+            }
+            changed.push("email");
+        }
+        if let Some(v) = update.email_verified {
+            if v && p.email.is_none() {
+                return Err(Error::invalid(
+                    "invalid_profile",
+                    "email_verified cannot be set without an email",
+                ));
+            }
+            p.email_verified = v;
+            changed.push("email_verified");
+        }
+        if let Some(v) = update.display_name {
+            p.display_name = text(v);
+            changed.push("display_name");
+        }
+        if let Some(v) = update.given_name {
+            p.given_name = text(v);
+            changed.push("given_name");
+        }
+        if let Some(v) = update.family_name {
+            p.family_name = text(v);
+            changed.push("family_name");
+        }
+        let audit = self.audit(
+            "profile_update",
+            caller,
+            Some(account_id),
+            Outcome::Success,
+            json!({ "fields": changed }),
+        );
+        self.store
+            .set_profile(account_id.to_owned(), p, self.clock.now(), audit)
+            .await
     }
 }

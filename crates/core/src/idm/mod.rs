@@ -24,7 +24,7 @@ mod refresh;
 mod revocation;
 mod tokens;
 
-pub use accounts::AccountPage;
+pub use accounts::{AccountPage, ProfileUpdate};
 pub use clients::{ClientChanges, ClientPage, ClientSpec, check_client_id, check_redirect_uri};
 pub use credentials::PgCreds;
 pub use keyring::KeyRing;

@@ -7,7 +7,7 @@ use super::tokens::{insert_token, revoke_all};
 use super::{Store, sql_err};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    AccountRecord, AccountStatus, AccountType, AuditEntry, LoginFailure, LoginSuccess,
+    AccountRecord, AccountStatus, AccountType, AuditEntry, LoginFailure, LoginSuccess, Profile,
     SourceFailures,
 };
 
@@ -21,7 +21,8 @@ pub const ADMIN_ROLE: &str = "admin";
 pub(super) const COLUMNS: &str =
     "id, username, account_type, status, password_hash, totp_secret_sealed,
     totp_enabled, totp_last_step, failed_logins, locked_until, created_at, updated_at,
-    token_version, client_secret_hash";
+    token_version, client_secret_hash, email, email_verified, display_name, given_name,
+    family_name";
 
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
     let t: i64 = r.get(2)?;
@@ -42,6 +43,13 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64
             updated_at: r.get(11)?,
             token_version: r.get(12)?,
             client_secret_hash: r.get(13)?,
+            profile: Profile {
+                email: r.get(14)?,
+                email_verified: r.get(15)?,
+                display_name: r.get(16)?,
+                given_name: r.get(17)?,
+                family_name: r.get(18)?,
+            },
         },
         t,
         s,
@@ -342,6 +350,36 @@ impl Store {
                 super::refresh::insert(tx, r)?;
             }
             append(tx, &audit)
+        })
+        .await
+    }
+
+    /// Replaces an account's profile; returns the updated account.
+    pub async fn set_profile(
+        &self,
+        account_id: String,
+        profile: Profile,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<AccountRecord> {
+        self.write(move |tx| {
+            require_live(tx, &account_id)?;
+            tx.execute(
+                "UPDATE accounts SET email = ?2, email_verified = ?3, display_name = ?4,
+                 given_name = ?5, family_name = ?6, updated_at = ?7 WHERE id = ?1",
+                params![
+                    account_id,
+                    profile.email,
+                    profile.email_verified,
+                    profile.display_name,
+                    profile.given_name,
+                    profile.family_name,
+                    now
+                ],
+            )
+            .map_err(sql_err)?;
+            append(tx, &audit)?;
+            require(tx, &account_id)
         })
         .await
     }

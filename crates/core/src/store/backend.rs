@@ -22,7 +22,7 @@ use std::pin::Pin;
 use crate::error::Result;
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginFailure,
-    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome,
+    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome,
     RefreshRecord, SigningKeyRecord, SourceFailures, TokenRecord,
 };
 
@@ -147,6 +147,16 @@ pub trait Backend: Send + Sync + Debug {
         now: i64,
         audit: AuditEntry,
     ) -> StoreFuture<'_, ()>;
+
+    /// Replaces an account's profile (email, names); refused for a deleted
+    /// account. Returns the updated account.
+    fn set_profile(
+        &self,
+        account_id: String,
+        profile: Profile,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, AccountRecord>;
 
     /// Stores the hash of a system account's client secret.
     fn set_client_secret(

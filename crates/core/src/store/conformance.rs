@@ -24,7 +24,7 @@ use super::Backend;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     AccountRecord, AccountStatus, AccountType, AuditEntry, AuditFilter, ClientRecord, ClientType,
-    GrantType, LoginFailure, LoginSuccess, NewRefresh, NewToken, Outcome, PgCredsRecord,
+    GrantType, LoginFailure, LoginSuccess, NewRefresh, NewToken, Outcome, PgCredsRecord, Profile,
     RefreshKeyRecord, RefreshOutcome, SigningAlg, SigningKeyRecord, SourceFailures, TokenKind,
 };
 
@@ -41,6 +41,7 @@ pub fn areas() -> Vec<(&'static str, Area)> {
         ("client_secret_and_sign_out", |s| {
             Box::pin(client_secret_and_sign_out(s))
         }),
+        ("profiles", |s| Box::pin(profiles(s))),
         ("roles", |s| Box::pin(roles(s))),
         ("tokens", |s| Box::pin(tokens(s))),
         ("refresh_families", |s| Box::pin(refresh_families(s))),
@@ -97,6 +98,7 @@ fn record(id: &str, username: &str, account_type: AccountType) -> AccountRecord 
         updated_at: 100,
         token_version: 1,
         client_secret_hash: None,
+        profile: Profile::default(),
     }
 }
 
@@ -670,6 +672,63 @@ pub async fn client_secret_and_sign_out(s: &dyn Backend) {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert_eq!(count(s, "sign_out").await, 2);
+}
+
+/// set_profile: stored and read back, cleared, refused for unknown and
+/// deleted accounts.
+pub async fn profiles(s: &dyn Backend) {
+    create(s, "h1", "human", &[]).await;
+    assert_eq!(get(s, "h1").await.profile, Profile::default());
+    let p = Profile {
+        email: Some("ann@example.org".to_owned()),
+        email_verified: true,
+        display_name: Some("Ann Smith".to_owned()),
+        given_name: Some("Ann".to_owned()),
+        family_name: Some("Smith".to_owned()),
+    };
+    let a = s
+        .set_profile(
+            "h1".to_owned(),
+            p.clone(),
+            200,
+            event("profile_update", 200),
+        )
+        .await
+        .unwrap();
+    assert_eq!((&a.profile, a.updated_at), (&p, 200));
+    assert_eq!(get(s, "h1").await.profile, p);
+    let a = s
+        .set_profile(
+            "h1".to_owned(),
+            Profile::default(),
+            300,
+            event("profile_update", 300),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.profile, Profile::default());
+    assert_eq!(get(s, "h1").await.profile, Profile::default());
+    let e = s
+        .set_profile(
+            "zz".to_owned(),
+            p.clone(),
+            300,
+            event("profile_update", 300),
+        )
+        .await
+        .err()
+        .expect("unknown account");
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    set_status(s, "h1", AccountStatus::Deleted, 400)
+        .await
+        .unwrap();
+    let e = s
+        .set_profile("h1".to_owned(), p, 500, event("profile_update", 500))
+        .await
+        .err()
+        .expect("deleted account");
+    assert_err(e, ErrorKind::FailedPrecondition, "account_deleted");
+    assert_eq!(count(s, "profile_update").await, 2);
 }
 
 /// roles, set_roles, has_active_admin and the last-admin rule.

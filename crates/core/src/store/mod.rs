@@ -56,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_login_failures",
         include_str!("migrations/0004_login_failures.sql"),
     ),
+    (
+        "0005_account_profile",
+        include_str!("migrations/0005_account_profile.sql"),
+    ),
 ];
 
 /// How many idle reader connections are kept.

@@ -8,7 +8,7 @@ use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginFailure,
-    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, RefreshKeyRecord, RefreshOutcome,
+    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome,
     RefreshRecord, SigningKeyRecord, SourceFailures, TokenRecord,
 };
 
@@ -54,6 +54,7 @@ impl Backend for Store {
         confirm_totp(account_id: String, step: i64, now: i64, audit: AuditEntry) -> ();
         clear_totp(account_id: String, now: i64, audit: AuditEntry) -> bool;
         sign_out_everywhere(account_id: String, now: i64, audit: AuditEntry) -> ();
+        set_profile(account_id: String, profile: Profile, now: i64, audit: AuditEntry) -> AccountRecord;
         set_client_secret(account_id: String, hash: String, now: i64, audit: AuditEntry) -> ();
         token_versions() -> Vec<(String, i64)>;
         roles(account_id: String) -> Vec<String>;

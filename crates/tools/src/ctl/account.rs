@@ -1,4 +1,4 @@
-//! `account create|list|get|update|client-secret|suspend|delete`.
+//! `account create|list|get|update|profile|client-secret|suspend|delete`.
 
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 use super::cli::{AccountCommand, Kind, SettableStatus};
 use super::{Ctx, Fail, R, new_password, resolve};
 use crate::render;
-use mcias_client::{Client, pb};
+use mcias_client::{Client, ProfileChanges, pb};
 
 pub(super) async fn run(cx: &Ctx, c: AccountCommand) -> R<()> {
     let client = cx.authed().await?;
@@ -39,18 +39,45 @@ pub(super) async fn run(cx: &Ctx, c: AccountCommand) -> R<()> {
         AccountCommand::Get { account } => {
             let id = resolve(&client, &account).await?;
             let a = client.get_account(&id).await?;
-            cx.p.record(
-                &render::account_pb(&a),
-                &[
-                    "id",
-                    "username",
-                    "type",
-                    "status",
-                    "totp_enabled",
-                    "created_at",
-                    "updated_at",
-                ],
-            );
+            let mut columns = vec![
+                "id",
+                "username",
+                "type",
+                "status",
+                "totp_enabled",
+                "created_at",
+                "updated_at",
+            ];
+            columns.extend_from_slice(render::PROFILE_COLUMNS);
+            cx.p.record(&render::account_pb(&a), &columns);
+        }
+        AccountCommand::Profile {
+            account,
+            email,
+            email_verified,
+            display_name,
+            given_name,
+            family_name,
+        } => {
+            let changes = ProfileChanges {
+                email,
+                email_verified,
+                display_name,
+                given_name,
+                family_name,
+            };
+            if changes.is_empty() {
+                return Err(Fail::Usage(
+                    "nothing to change: give at least one of --email, --email-verified, \
+                     --display-name, --given-name, --family-name"
+                        .into(),
+                ));
+            }
+            let id = resolve(&client, &account).await?;
+            let a = client.update_profile(&id, &changes).await?;
+            let mut columns = vec!["id", "username"];
+            columns.extend_from_slice(render::PROFILE_COLUMNS);
+            cx.p.record(&render::account_pb(&a), &columns);
         }
         AccountCommand::Update { account, status } => {
             let status = match status {

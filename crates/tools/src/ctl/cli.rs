@@ -230,6 +230,28 @@ pub enum AccountCommand {
         #[arg(long, value_enum)]
         status: SettableStatus,
     },
+    /// Changes an account's profile: the account itself (pass its id) or an
+    /// admin. An empty value clears a field; a new email clears
+    /// email_verified unless --email-verified is given (admins only).
+    Profile {
+        /// Account id or username (a username needs an admin).
+        account: String,
+        /// Email address (one '@', no spaces, at most 254 bytes).
+        #[arg(long)]
+        email: Option<String>,
+        /// Marks the email as verified or not (admins only).
+        #[arg(long, value_name = "BOOL")]
+        email_verified: Option<bool>,
+        /// Full name for display (at most 100 characters).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Given name (at most 100 characters).
+        #[arg(long)]
+        given_name: Option<String>,
+        /// Family name (at most 100 characters).
+        #[arg(long)]
+        family_name: Option<String>,
+    },
     /// Sets a new client secret for a system account and prints it; it is
     /// shown this once and cannot be read again.
     ClientSecret {

@@ -448,6 +448,154 @@ func (x *UpdateAccountResponse) GetAccount() *Account {
 	return nil
 }
 
+// UpdateProfileRequest changes the profile fields named in update_mask.
+type UpdateProfileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account id.
+	AccountId string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Email address: one '@', no spaces, at most 254 bytes; the domain is
+	// lowercased. Empty clears it.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// Whether the email is verified (admins only).
+	EmailVerified bool `protobuf:"varint,3,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// Full name for display, at most 100 characters. Empty clears it.
+	DisplayName string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Given name, at most 100 characters. Empty clears it.
+	GivenName string `protobuf:"bytes,5,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
+	// Family name, at most 100 characters. Empty clears it.
+	FamilyName string `protobuf:"bytes,6,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
+	// The fields to change: any of email, email_verified, display_name,
+	// given_name and family_name. Required.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,7,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProfileRequest) Reset() {
+	*x = UpdateProfileRequest{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProfileRequest) ProtoMessage() {}
+
+func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProfileRequest.ProtoReflect.Descriptor instead.
+func (*UpdateProfileRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateProfileRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UpdateProfileRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetGivenName() string {
+	if x != nil {
+		return x.GivenName
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetFamilyName() string {
+	if x != nil {
+		return x.FamilyName
+	}
+	return ""
+}
+
+func (x *UpdateProfileRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateProfileResponse carries the updated account.
+type UpdateProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account after the change.
+	Account       *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProfileResponse) Reset() {
+	*x = UpdateProfileResponse{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProfileResponse) ProtoMessage() {}
+
+func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProfileResponse.ProtoReflect.Descriptor instead.
+func (*UpdateProfileResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateProfileResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
 // DeleteAccountRequest names the account.
 type DeleteAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -459,7 +607,7 @@ type DeleteAccountRequest struct {
 
 func (x *DeleteAccountRequest) Reset() {
 	*x = DeleteAccountRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +619,7 @@ func (x *DeleteAccountRequest) String() string {
 func (*DeleteAccountRequest) ProtoMessage() {}
 
 func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[8]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +632,7 @@ func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{8}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteAccountRequest) GetId() string {
@@ -503,7 +651,7 @@ type DeleteAccountResponse struct {
 
 func (x *DeleteAccountResponse) Reset() {
 	*x = DeleteAccountResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[9]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +663,7 @@ func (x *DeleteAccountResponse) String() string {
 func (*DeleteAccountResponse) ProtoMessage() {}
 
 func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[9]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +676,7 @@ func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{9}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{11}
 }
 
 // GetRolesRequest names the account.
@@ -542,7 +690,7 @@ type GetRolesRequest struct {
 
 func (x *GetRolesRequest) Reset() {
 	*x = GetRolesRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[10]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +702,7 @@ func (x *GetRolesRequest) String() string {
 func (*GetRolesRequest) ProtoMessage() {}
 
 func (x *GetRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[10]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +715,7 @@ func (x *GetRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRolesRequest.ProtoReflect.Descriptor instead.
 func (*GetRolesRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{10}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetRolesRequest) GetAccountId() string {
@@ -588,7 +736,7 @@ type GetRolesResponse struct {
 
 func (x *GetRolesResponse) Reset() {
 	*x = GetRolesResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[11]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +748,7 @@ func (x *GetRolesResponse) String() string {
 func (*GetRolesResponse) ProtoMessage() {}
 
 func (x *GetRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[11]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +761,7 @@ func (x *GetRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRolesResponse.ProtoReflect.Descriptor instead.
 func (*GetRolesResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{11}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetRolesResponse) GetRoles() []string {
@@ -637,7 +785,7 @@ type SetRolesRequest struct {
 
 func (x *SetRolesRequest) Reset() {
 	*x = SetRolesRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[12]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +797,7 @@ func (x *SetRolesRequest) String() string {
 func (*SetRolesRequest) ProtoMessage() {}
 
 func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[12]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +810,7 @@ func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolesRequest.ProtoReflect.Descriptor instead.
 func (*SetRolesRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{12}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetRolesRequest) GetAccountId() string {
@@ -690,7 +838,7 @@ type SetRolesResponse struct {
 
 func (x *SetRolesResponse) Reset() {
 	*x = SetRolesResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[13]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +850,7 @@ func (x *SetRolesResponse) String() string {
 func (*SetRolesResponse) ProtoMessage() {}
 
 func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[13]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +863,7 @@ func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolesResponse.ProtoReflect.Descriptor instead.
 func (*SetRolesResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{13}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetRolesResponse) GetRoles() []string {
@@ -736,7 +884,7 @@ type RotateClientSecretRequest struct {
 
 func (x *RotateClientSecretRequest) Reset() {
 	*x = RotateClientSecretRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +896,7 @@ func (x *RotateClientSecretRequest) String() string {
 func (*RotateClientSecretRequest) ProtoMessage() {}
 
 func (x *RotateClientSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[14]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +909,7 @@ func (x *RotateClientSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateClientSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateClientSecretRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{14}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RotateClientSecretRequest) GetAccountId() string {
@@ -782,7 +930,7 @@ type RotateClientSecretResponse struct {
 
 func (x *RotateClientSecretResponse) Reset() {
 	*x = RotateClientSecretResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +942,7 @@ func (x *RotateClientSecretResponse) String() string {
 func (*RotateClientSecretResponse) ProtoMessage() {}
 
 func (x *RotateClientSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[15]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +955,7 @@ func (x *RotateClientSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateClientSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateClientSecretResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{15}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RotateClientSecretResponse) GetClientSecret() string {
@@ -836,7 +984,7 @@ type PgCreds struct {
 
 func (x *PgCreds) Reset() {
 	*x = PgCreds{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +996,7 @@ func (x *PgCreds) String() string {
 func (*PgCreds) ProtoMessage() {}
 
 func (x *PgCreds) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[16]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1009,7 @@ func (x *PgCreds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PgCreds.ProtoReflect.Descriptor instead.
 func (*PgCreds) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{16}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PgCreds) GetHost() string {
@@ -910,7 +1058,7 @@ type GetPgCredsRequest struct {
 
 func (x *GetPgCredsRequest) Reset() {
 	*x = GetPgCredsRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1070,7 @@ func (x *GetPgCredsRequest) String() string {
 func (*GetPgCredsRequest) ProtoMessage() {}
 
 func (x *GetPgCredsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[17]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1083,7 @@ func (x *GetPgCredsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPgCredsRequest.ProtoReflect.Descriptor instead.
 func (*GetPgCredsRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{17}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPgCredsRequest) GetAccountId() string {
@@ -956,7 +1104,7 @@ type GetPgCredsResponse struct {
 
 func (x *GetPgCredsResponse) Reset() {
 	*x = GetPgCredsResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1116,7 @@ func (x *GetPgCredsResponse) String() string {
 func (*GetPgCredsResponse) ProtoMessage() {}
 
 func (x *GetPgCredsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[18]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1129,7 @@ func (x *GetPgCredsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPgCredsResponse.ProtoReflect.Descriptor instead.
 func (*GetPgCredsResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{18}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetPgCredsResponse) GetCreds() *PgCreds {
@@ -1012,7 +1160,7 @@ type SetPgCredsRequest struct {
 
 func (x *SetPgCredsRequest) Reset() {
 	*x = SetPgCredsRequest{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[19]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1172,7 @@ func (x *SetPgCredsRequest) String() string {
 func (*SetPgCredsRequest) ProtoMessage() {}
 
 func (x *SetPgCredsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[19]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1185,7 @@ func (x *SetPgCredsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPgCredsRequest.ProtoReflect.Descriptor instead.
 func (*SetPgCredsRequest) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{19}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetPgCredsRequest) GetAccountId() string {
@@ -1091,7 +1239,7 @@ type SetPgCredsResponse struct {
 
 func (x *SetPgCredsResponse) Reset() {
 	*x = SetPgCredsResponse{}
-	mi := &file_mcias_v1_account_service_proto_msgTypes[20]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1251,7 @@ func (x *SetPgCredsResponse) String() string {
 func (*SetPgCredsResponse) ProtoMessage() {}
 
 func (x *SetPgCredsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcias_v1_account_service_proto_msgTypes[20]
+	mi := &file_mcias_v1_account_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1264,7 @@ func (x *SetPgCredsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPgCredsResponse.ProtoReflect.Descriptor instead.
 func (*SetPgCredsResponse) Descriptor() ([]byte, []int) {
-	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{20}
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{22}
 }
 
 var File_mcias_v1_account_service_proto protoreflect.FileDescriptor
@@ -1147,6 +1295,20 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"D\n" +
 	"\x15UpdateAccountResponse\x12+\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.mcias.v1.AccountR\aaccount\"\x92\x02\n" +
+	"\x14UpdateProfileRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12%\n" +
+	"\x0eemail_verified\x18\x03 \x01(\bR\remailVerified\x12!\n" +
+	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\x12\x1d\n" +
+	"\n" +
+	"given_name\x18\x05 \x01(\tR\tgivenName\x12\x1f\n" +
+	"\vfamily_name\x18\x06 \x01(\tR\n" +
+	"familyName\x12;\n" +
+	"\vupdate_mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"D\n" +
+	"\x15UpdateProfileResponse\x12+\n" +
 	"\aaccount\x18\x01 \x01(\v2\x11.mcias.v1.AccountR\aaccount\"&\n" +
 	"\x14DeleteAccountRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
@@ -1186,13 +1348,15 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12\x1a\n" +
 	"\busername\x18\x05 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x06 \x01(\tR\bpassword\"\x14\n" +
-	"\x12SetPgCredsResponse2\xa5\t\n" +
+	"\x12SetPgCredsResponse2\xaa\n" +
+	"\n" +
 	"\x0eAccountService\x12m\n" +
 	"\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accounts\x12g\n" +
 	"\fListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/accounts\x12f\n" +
 	"\n" +
 	"GetAccount\x12\x1b.mcias.v1.GetAccountRequest\x1a\x1c.mcias.v1.GetAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/accounts/{id}\x12r\n" +
-	"\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16:\x01*2\x11/v1/accounts/{id}\x12o\n" +
+	"\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16:\x01*2\x11/v1/accounts/{id}\x12\x82\x01\n" +
+	"\rUpdateProfile\x12\x1e.mcias.v1.UpdateProfileRequest\x1a\x1f.mcias.v1.UpdateProfileResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&:\x01*2!/v1/accounts/{account_id}/profile\x12o\n" +
 	"\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n" +
 	"\bGetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n" +
 	"\bSetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/v1/accounts/{account_id}/roles\x12\x97\x01\n" +
@@ -1215,7 +1379,7 @@ func file_mcias_v1_account_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_account_service_proto_rawDescData
 }
 
-var file_mcias_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_mcias_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_mcias_v1_account_service_proto_goTypes = []any{
 	(*CreateAccountRequest)(nil),       // 0: mcias.v1.CreateAccountRequest
 	(*CreateAccountResponse)(nil),      // 1: mcias.v1.CreateAccountResponse
@@ -1225,58 +1389,64 @@ var file_mcias_v1_account_service_proto_goTypes = []any{
 	(*GetAccountResponse)(nil),         // 5: mcias.v1.GetAccountResponse
 	(*UpdateAccountRequest)(nil),       // 6: mcias.v1.UpdateAccountRequest
 	(*UpdateAccountResponse)(nil),      // 7: mcias.v1.UpdateAccountResponse
-	(*DeleteAccountRequest)(nil),       // 8: mcias.v1.DeleteAccountRequest
-	(*DeleteAccountResponse)(nil),      // 9: mcias.v1.DeleteAccountResponse
-	(*GetRolesRequest)(nil),            // 10: mcias.v1.GetRolesRequest
-	(*GetRolesResponse)(nil),           // 11: mcias.v1.GetRolesResponse
-	(*SetRolesRequest)(nil),            // 12: mcias.v1.SetRolesRequest
-	(*SetRolesResponse)(nil),           // 13: mcias.v1.SetRolesResponse
-	(*RotateClientSecretRequest)(nil),  // 14: mcias.v1.RotateClientSecretRequest
-	(*RotateClientSecretResponse)(nil), // 15: mcias.v1.RotateClientSecretResponse
-	(*PgCreds)(nil),                    // 16: mcias.v1.PgCreds
-	(*GetPgCredsRequest)(nil),          // 17: mcias.v1.GetPgCredsRequest
-	(*GetPgCredsResponse)(nil),         // 18: mcias.v1.GetPgCredsResponse
-	(*SetPgCredsRequest)(nil),          // 19: mcias.v1.SetPgCredsRequest
-	(*SetPgCredsResponse)(nil),         // 20: mcias.v1.SetPgCredsResponse
-	(AccountType)(0),                   // 21: mcias.v1.AccountType
-	(*Account)(nil),                    // 22: mcias.v1.Account
-	(AccountStatus)(0),                 // 23: mcias.v1.AccountStatus
-	(*fieldmaskpb.FieldMask)(nil),      // 24: google.protobuf.FieldMask
+	(*UpdateProfileRequest)(nil),       // 8: mcias.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),      // 9: mcias.v1.UpdateProfileResponse
+	(*DeleteAccountRequest)(nil),       // 10: mcias.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),      // 11: mcias.v1.DeleteAccountResponse
+	(*GetRolesRequest)(nil),            // 12: mcias.v1.GetRolesRequest
+	(*GetRolesResponse)(nil),           // 13: mcias.v1.GetRolesResponse
+	(*SetRolesRequest)(nil),            // 14: mcias.v1.SetRolesRequest
+	(*SetRolesResponse)(nil),           // 15: mcias.v1.SetRolesResponse
+	(*RotateClientSecretRequest)(nil),  // 16: mcias.v1.RotateClientSecretRequest
+	(*RotateClientSecretResponse)(nil), // 17: mcias.v1.RotateClientSecretResponse
+	(*PgCreds)(nil),                    // 18: mcias.v1.PgCreds
+	(*GetPgCredsRequest)(nil),          // 19: mcias.v1.GetPgCredsRequest
+	(*GetPgCredsResponse)(nil),         // 20: mcias.v1.GetPgCredsResponse
+	(*SetPgCredsRequest)(nil),          // 21: mcias.v1.SetPgCredsRequest
+	(*SetPgCredsResponse)(nil),         // 22: mcias.v1.SetPgCredsResponse
+	(AccountType)(0),                   // 23: mcias.v1.AccountType
+	(*Account)(nil),                    // 24: mcias.v1.Account
+	(AccountStatus)(0),                 // 25: mcias.v1.AccountStatus
+	(*fieldmaskpb.FieldMask)(nil),      // 26: google.protobuf.FieldMask
 }
 var file_mcias_v1_account_service_proto_depIdxs = []int32{
-	21, // 0: mcias.v1.CreateAccountRequest.account_type:type_name -> mcias.v1.AccountType
-	22, // 1: mcias.v1.CreateAccountResponse.account:type_name -> mcias.v1.Account
-	22, // 2: mcias.v1.ListAccountsResponse.accounts:type_name -> mcias.v1.Account
-	22, // 3: mcias.v1.GetAccountResponse.account:type_name -> mcias.v1.Account
-	23, // 4: mcias.v1.UpdateAccountRequest.status:type_name -> mcias.v1.AccountStatus
-	24, // 5: mcias.v1.UpdateAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
-	22, // 6: mcias.v1.UpdateAccountResponse.account:type_name -> mcias.v1.Account
-	16, // 7: mcias.v1.GetPgCredsResponse.creds:type_name -> mcias.v1.PgCreds
-	0,  // 8: mcias.v1.AccountService.CreateAccount:input_type -> mcias.v1.CreateAccountRequest
-	2,  // 9: mcias.v1.AccountService.ListAccounts:input_type -> mcias.v1.ListAccountsRequest
-	4,  // 10: mcias.v1.AccountService.GetAccount:input_type -> mcias.v1.GetAccountRequest
-	6,  // 11: mcias.v1.AccountService.UpdateAccount:input_type -> mcias.v1.UpdateAccountRequest
-	8,  // 12: mcias.v1.AccountService.DeleteAccount:input_type -> mcias.v1.DeleteAccountRequest
-	10, // 13: mcias.v1.AccountService.GetRoles:input_type -> mcias.v1.GetRolesRequest
-	12, // 14: mcias.v1.AccountService.SetRoles:input_type -> mcias.v1.SetRolesRequest
-	14, // 15: mcias.v1.AccountService.RotateClientSecret:input_type -> mcias.v1.RotateClientSecretRequest
-	17, // 16: mcias.v1.AccountService.GetPgCreds:input_type -> mcias.v1.GetPgCredsRequest
-	19, // 17: mcias.v1.AccountService.SetPgCreds:input_type -> mcias.v1.SetPgCredsRequest
-	1,  // 18: mcias.v1.AccountService.CreateAccount:output_type -> mcias.v1.CreateAccountResponse
-	3,  // 19: mcias.v1.AccountService.ListAccounts:output_type -> mcias.v1.ListAccountsResponse
-	5,  // 20: mcias.v1.AccountService.GetAccount:output_type -> mcias.v1.GetAccountResponse
-	7,  // 21: mcias.v1.AccountService.UpdateAccount:output_type -> mcias.v1.UpdateAccountResponse
-	9,  // 22: mcias.v1.AccountService.DeleteAccount:output_type -> mcias.v1.DeleteAccountResponse
-	11, // 23: mcias.v1.AccountService.GetRoles:output_type -> mcias.v1.GetRolesResponse
-	13, // 24: mcias.v1.AccountService.SetRoles:output_type -> mcias.v1.SetRolesResponse
-	15, // 25: mcias.v1.AccountService.RotateClientSecret:output_type -> mcias.v1.RotateClientSecretResponse
-	18, // 26: mcias.v1.AccountService.GetPgCreds:output_type -> mcias.v1.GetPgCredsResponse
-	20, // 27: mcias.v1.AccountService.SetPgCreds:output_type -> mcias.v1.SetPgCredsResponse
-	18, // [18:28] is the sub-list for method output_type
-	8,  // [8:18] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	23, // 0: mcias.v1.CreateAccountRequest.account_type:type_name -> mcias.v1.AccountType
+	24, // 1: mcias.v1.CreateAccountResponse.account:type_name -> mcias.v1.Account
+	24, // 2: mcias.v1.ListAccountsResponse.accounts:type_name -> mcias.v1.Account
+	24, // 3: mcias.v1.GetAccountResponse.account:type_name -> mcias.v1.Account
+	25, // 4: mcias.v1.UpdateAccountRequest.status:type_name -> mcias.v1.AccountStatus
+	26, // 5: mcias.v1.UpdateAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24, // 6: mcias.v1.UpdateAccountResponse.account:type_name -> mcias.v1.Account
+	26, // 7: mcias.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24, // 8: mcias.v1.UpdateProfileResponse.account:type_name -> mcias.v1.Account
+	18, // 9: mcias.v1.GetPgCredsResponse.creds:type_name -> mcias.v1.PgCreds
+	0,  // 10: mcias.v1.AccountService.CreateAccount:input_type -> mcias.v1.CreateAccountRequest
+	2,  // 11: mcias.v1.AccountService.ListAccounts:input_type -> mcias.v1.ListAccountsRequest
+	4,  // 12: mcias.v1.AccountService.GetAccount:input_type -> mcias.v1.GetAccountRequest
+	6,  // 13: mcias.v1.AccountService.UpdateAccount:input_type -> mcias.v1.UpdateAccountRequest
+	8,  // 14: mcias.v1.AccountService.UpdateProfile:input_type -> mcias.v1.UpdateProfileRequest
+	10, // 15: mcias.v1.AccountService.DeleteAccount:input_type -> mcias.v1.DeleteAccountRequest
+	12, // 16: mcias.v1.AccountService.GetRoles:input_type -> mcias.v1.GetRolesRequest
+	14, // 17: mcias.v1.AccountService.SetRoles:input_type -> mcias.v1.SetRolesRequest
+	16, // 18: mcias.v1.AccountService.RotateClientSecret:input_type -> mcias.v1.RotateClientSecretRequest
+	19, // 19: mcias.v1.AccountService.GetPgCreds:input_type -> mcias.v1.GetPgCredsRequest
+	21, // 20: mcias.v1.AccountService.SetPgCreds:input_type -> mcias.v1.SetPgCredsRequest
+	1,  // 21: mcias.v1.AccountService.CreateAccount:output_type -> mcias.v1.CreateAccountResponse
+	3,  // 22: mcias.v1.AccountService.ListAccounts:output_type -> mcias.v1.ListAccountsResponse
+	5,  // 23: mcias.v1.AccountService.GetAccount:output_type -> mcias.v1.GetAccountResponse
+	7,  // 24: mcias.v1.AccountService.UpdateAccount:output_type -> mcias.v1.UpdateAccountResponse
+	9,  // 25: mcias.v1.AccountService.UpdateProfile:output_type -> mcias.v1.UpdateProfileResponse
+	11, // 26: mcias.v1.AccountService.DeleteAccount:output_type -> mcias.v1.DeleteAccountResponse
+	13, // 27: mcias.v1.AccountService.GetRoles:output_type -> mcias.v1.GetRolesResponse
+	15, // 28: mcias.v1.AccountService.SetRoles:output_type -> mcias.v1.SetRolesResponse
+	17, // 29: mcias.v1.AccountService.RotateClientSecret:output_type -> mcias.v1.RotateClientSecretResponse
+	20, // 30: mcias.v1.AccountService.GetPgCreds:output_type -> mcias.v1.GetPgCredsResponse
+	22, // 31: mcias.v1.AccountService.SetPgCreds:output_type -> mcias.v1.SetPgCredsResponse
+	21, // [21:32] is the sub-list for method output_type
+	10, // [10:21] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_account_service_proto_init() }
@@ -1292,7 +1462,7 @@ func file_mcias_v1_account_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_account_service_proto_rawDesc), len(file_mcias_v1_account_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	AccountService_ListAccounts_FullMethodName       = "/mcias.v1.AccountService/ListAccounts"
 	AccountService_GetAccount_FullMethodName         = "/mcias.v1.AccountService/GetAccount"
 	AccountService_UpdateAccount_FullMethodName      = "/mcias.v1.AccountService/UpdateAccount"
+	AccountService_UpdateProfile_FullMethodName      = "/mcias.v1.AccountService/UpdateProfile"
 	AccountService_DeleteAccount_FullMethodName      = "/mcias.v1.AccountService/DeleteAccount"
 	AccountService_GetRoles_FullMethodName           = "/mcias.v1.AccountService/GetRoles"
 	AccountService_SetRoles_FullMethodName           = "/mcias.v1.AccountService/SetRoles"
@@ -47,6 +48,10 @@ type AccountServiceClient interface {
 	// UpdateAccount changes an account's status. Leaving ACTIVE revokes every
 	// token of the account.
 	UpdateAccount(ctx context.Context, in *UpdateAccountRequest, opts ...grpc.CallOption) (*UpdateAccountResponse, error)
+	// UpdateProfile changes an account's profile (email and names). The
+	// account itself may change all but email_verified; admins may change
+	// everything. A new email clears email_verified unless an admin sets it.
+	UpdateProfile(ctx context.Context, in *UpdateProfileRequest, opts ...grpc.CallOption) (*UpdateProfileResponse, error)
 	// DeleteAccount soft-deletes an account and revokes all its tokens.
 	DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error)
 	// GetRoles returns an account's roles.
@@ -106,6 +111,16 @@ func (c *accountServiceClient) UpdateAccount(ctx context.Context, in *UpdateAcco
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateAccountResponse)
 	err := c.cc.Invoke(ctx, AccountService_UpdateAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountServiceClient) UpdateProfile(ctx context.Context, in *UpdateProfileRequest, opts ...grpc.CallOption) (*UpdateProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateProfileResponse)
+	err := c.cc.Invoke(ctx, AccountService_UpdateProfile_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +203,10 @@ type AccountServiceServer interface {
 	// UpdateAccount changes an account's status. Leaving ACTIVE revokes every
 	// token of the account.
 	UpdateAccount(context.Context, *UpdateAccountRequest) (*UpdateAccountResponse, error)
+	// UpdateProfile changes an account's profile (email and names). The
+	// account itself may change all but email_verified; admins may change
+	// everything. A new email clears email_verified unless an admin sets it.
+	UpdateProfile(context.Context, *UpdateProfileRequest) (*UpdateProfileResponse, error)
 	// DeleteAccount soft-deletes an account and revokes all its tokens.
 	DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error)
 	// GetRoles returns an account's roles.
@@ -224,6 +243,9 @@ func (UnimplementedAccountServiceServer) GetAccount(context.Context, *GetAccount
 }
 func (UnimplementedAccountServiceServer) UpdateAccount(context.Context, *UpdateAccountRequest) (*UpdateAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateAccount not implemented")
+}
+func (UnimplementedAccountServiceServer) UpdateProfile(context.Context, *UpdateProfileRequest) (*UpdateProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateProfile not implemented")
 }
 func (UnimplementedAccountServiceServer) DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAccount not implemented")
@@ -332,6 +354,24 @@ func _AccountService_UpdateAccount_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AccountServiceServer).UpdateAccount(ctx, req.(*UpdateAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountService_UpdateProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).UpdateProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_UpdateProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).UpdateProfile(ctx, req.(*UpdateProfileRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -466,6 +506,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateAccount",
 			Handler:    _AccountService_UpdateAccount_Handler,
+		},
+		{
+			MethodName: "UpdateProfile",
+			Handler:    _AccountService_UpdateProfile_Handler,
 		},
 		{
 			MethodName: "DeleteAccount",

@@ -28,7 +28,7 @@ from mcias.v1 import account_pb2 as mcias_dot_v1_dot_account__pb2
 from mcias.v1 import options_pb2 as mcias_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emcias/v1/account_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x16mcias/v1/account.proto\x1a\x16mcias/v1/options.proto\"\x88\x01\n\x14\x43reateAccountRequest\x12\x1a\n\x08username\x18\x01 \x01(\tR\x08username\x12\x38\n\x0c\x61\x63\x63ount_type\x18\x02 \x01(\x0e\x32\x15.mcias.v1.AccountTypeR\x0b\x61\x63\x63ountType\x12\x1a\n\x08password\x18\x03 \x01(\tR\x08password\"D\n\x15\x43reateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"Q\n\x13ListAccountsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"m\n\x14ListAccountsResponse\x12-\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x11.mcias.v1.AccountR\x08\x61\x63\x63ounts\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n\x11GetAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"A\n\x12GetAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x94\x01\n\x14UpdateAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\x12;\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"&\n\x14\x44\x65leteAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"\x17\n\x15\x44\x65leteAccountResponse\"0\n\x0fGetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"(\n\x10GetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\"F\n\x0fSetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05roles\x18\x02 \x03(\tR\x05roles\"(\n\x10SetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\":\n\x19RotateClientSecretRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"A\n\x1aRotateClientSecretResponse\x12#\n\rclient_secret\x18\x01 \x01(\tR\x0c\x63lientSecret\"\x85\x01\n\x07PgCreds\x12\x12\n\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n\x04port\x18\x02 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x03 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x04 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x05 \x01(\tR\x08password\"2\n\x11GetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"=\n\x12GetPgCredsResponse\x12\'\n\x05\x63reds\x18\x01 \x01(\x0b\x32\x11.mcias.v1.PgCredsR\x05\x63reds\"\xae\x01\n\x11SetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x12\n\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n\x04port\x18\x03 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x04 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x05 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x06 \x01(\tR\x08password\"\x14\n\x12SetPgCredsResponse2\xa5\t\n\x0e\x41\x63\x63ountService\x12m\n\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12g\n\x0cListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x66\n\nGetAccount\x12\x1b.mcias.v1.GetAccountRequest\x1a\x1c.mcias.v1.GetAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/accounts/{id}\x12r\n\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16\x32\x11/v1/accounts/{id}:\x01*\x12o\n\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n\x08GetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n\x08SetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$\x1a\x1f/v1/accounts/{account_id}/roles:\x01*\x12\x97\x01\n\x12RotateClientSecret\x12#.mcias.v1.RotateClientSecretRequest\x1a$.mcias.v1.RotateClientSecretResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,\"\'/v1/accounts/{account_id}/client-secret:\x01*\x12v\n\nGetPgCreds\x12\x1b.mcias.v1.GetPgCredsRequest\x1a\x1c.mcias.v1.GetPgCredsResponse\"-\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/pgcreds\x12y\n\nSetPgCreds\x12\x1b.mcias.v1.SetPgCredsRequest\x1a\x1c.mcias.v1.SetPgCredsResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&\x1a!/v1/accounts/{account_id}/pgcreds:\x01*B\x94\x01\n\x0c\x63om.mcias.v1B\x13\x41\x63\x63ountServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emcias/v1/account_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x16mcias/v1/account.proto\x1a\x16mcias/v1/options.proto\"\x88\x01\n\x14\x43reateAccountRequest\x12\x1a\n\x08username\x18\x01 \x01(\tR\x08username\x12\x38\n\x0c\x61\x63\x63ount_type\x18\x02 \x01(\x0e\x32\x15.mcias.v1.AccountTypeR\x0b\x61\x63\x63ountType\x12\x1a\n\x08password\x18\x03 \x01(\tR\x08password\"D\n\x15\x43reateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"Q\n\x13ListAccountsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"m\n\x14ListAccountsResponse\x12-\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x11.mcias.v1.AccountR\x08\x61\x63\x63ounts\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n\x11GetAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"A\n\x12GetAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x94\x01\n\x14UpdateAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\x12;\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x92\x02\n\x14UpdateProfileRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\x03 \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\x04 \x01(\tR\x0b\x64isplayName\x12\x1d\n\ngiven_name\x18\x05 \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x06 \x01(\tR\nfamilyName\x12;\n\x0bupdate_mask\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateProfileResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"&\n\x14\x44\x65leteAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"\x17\n\x15\x44\x65leteAccountResponse\"0\n\x0fGetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"(\n\x10GetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\"F\n\x0fSetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05roles\x18\x02 \x03(\tR\x05roles\"(\n\x10SetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\":\n\x19RotateClientSecretRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"A\n\x1aRotateClientSecretResponse\x12#\n\rclient_secret\x18\x01 \x01(\tR\x0c\x63lientSecret\"\x85\x01\n\x07PgCreds\x12\x12\n\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n\x04port\x18\x02 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x03 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x04 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x05 \x01(\tR\x08password\"2\n\x11GetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"=\n\x12GetPgCredsResponse\x12\'\n\x05\x63reds\x18\x01 \x01(\x0b\x32\x11.mcias.v1.PgCredsR\x05\x63reds\"\xae\x01\n\x11SetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x12\n\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n\x04port\x18\x03 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x04 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x05 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x06 \x01(\tR\x08password\"\x14\n\x12SetPgCredsResponse2\xaa\n\n\x0e\x41\x63\x63ountService\x12m\n\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12g\n\x0cListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x66\n\nGetAccount\x12\x1b.mcias.v1.GetAccountRequest\x1a\x1c.mcias.v1.GetAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/accounts/{id}\x12r\n\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16\x32\x11/v1/accounts/{id}:\x01*\x12\x82\x01\n\rUpdateProfile\x12\x1e.mcias.v1.UpdateProfileRequest\x1a\x1f.mcias.v1.UpdateProfileResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&2!/v1/accounts/{account_id}/profile:\x01*\x12o\n\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n\x08GetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n\x08SetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$\x1a\x1f/v1/accounts/{account_id}/roles:\x01*\x12\x97\x01\n\x12RotateClientSecret\x12#.mcias.v1.RotateClientSecretRequest\x1a$.mcias.v1.RotateClientSecretResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,\"\'/v1/accounts/{account_id}/client-secret:\x01*\x12v\n\nGetPgCreds\x12\x1b.mcias.v1.GetPgCredsRequest\x1a\x1c.mcias.v1.GetPgCredsResponse\"-\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/pgcreds\x12y\n\nSetPgCreds\x12\x1b.mcias.v1.SetPgCredsRequest\x1a\x1c.mcias.v1.SetPgCredsResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&\x1a!/v1/accounts/{account_id}/pgcreds:\x01*B\x94\x01\n\x0c\x63om.mcias.v1B\x13\x41\x63\x63ountServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetAccount']._serialized_options = b'\310\363\030\004\202\323\344\223\002\023\022\021/v1/accounts/{id}'
   _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateAccount']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateAccount']._serialized_options = b'\310\363\030\004\202\323\344\223\002\0262\021/v1/accounts/{id}:\001*'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateProfile']._loaded_options = None
+  _globals['_ACCOUNTSERVICE'].methods_by_name['UpdateProfile']._serialized_options = b'\310\363\030\003\202\323\344\223\002&2!/v1/accounts/{account_id}/profile:\001*'
   _globals['_ACCOUNTSERVICE'].methods_by_name['DeleteAccount']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['DeleteAccount']._serialized_options = b'\310\363\030\004\202\323\344\223\002\023*\021/v1/accounts/{id}'
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetRoles']._loaded_options = None
@@ -72,32 +74,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEACCOUNTREQUEST']._serialized_end=812
   _globals['_UPDATEACCOUNTRESPONSE']._serialized_start=814
   _globals['_UPDATEACCOUNTRESPONSE']._serialized_end=882
-  _globals['_DELETEACCOUNTREQUEST']._serialized_start=884
-  _globals['_DELETEACCOUNTREQUEST']._serialized_end=922
-  _globals['_DELETEACCOUNTRESPONSE']._serialized_start=924
-  _globals['_DELETEACCOUNTRESPONSE']._serialized_end=947
-  _globals['_GETROLESREQUEST']._serialized_start=949
-  _globals['_GETROLESREQUEST']._serialized_end=997
-  _globals['_GETROLESRESPONSE']._serialized_start=999
-  _globals['_GETROLESRESPONSE']._serialized_end=1039
-  _globals['_SETROLESREQUEST']._serialized_start=1041
-  _globals['_SETROLESREQUEST']._serialized_end=1111
-  _globals['_SETROLESRESPONSE']._serialized_start=1113
-  _globals['_SETROLESRESPONSE']._serialized_end=1153
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1155
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1213
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1215
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=1280
-  _globals['_PGCREDS']._serialized_start=1283
-  _globals['_PGCREDS']._serialized_end=1416
-  _globals['_GETPGCREDSREQUEST']._serialized_start=1418
-  _globals['_GETPGCREDSREQUEST']._serialized_end=1468
-  _globals['_GETPGCREDSRESPONSE']._serialized_start=1470
-  _globals['_GETPGCREDSRESPONSE']._serialized_end=1531
-  _globals['_SETPGCREDSREQUEST']._serialized_start=1534
-  _globals['_SETPGCREDSREQUEST']._serialized_end=1708
-  _globals['_SETPGCREDSRESPONSE']._serialized_start=1710
-  _globals['_SETPGCREDSRESPONSE']._serialized_end=1730
-  _globals['_ACCOUNTSERVICE']._serialized_start=1733
-  _globals['_ACCOUNTSERVICE']._serialized_end=2922
+  _globals['_UPDATEPROFILEREQUEST']._serialized_start=885
+  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1159
+  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1161
+  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1229
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=1231
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=1269
+  _globals['_DELETEACCOUNTRESPONSE']._serialized_start=1271
+  _globals['_DELETEACCOUNTRESPONSE']._serialized_end=1294
+  _globals['_GETROLESREQUEST']._serialized_start=1296
+  _globals['_GETROLESREQUEST']._serialized_end=1344
+  _globals['_GETROLESRESPONSE']._serialized_start=1346
+  _globals['_GETROLESRESPONSE']._serialized_end=1386
+  _globals['_SETROLESREQUEST']._serialized_start=1388
+  _globals['_SETROLESREQUEST']._serialized_end=1458
+  _globals['_SETROLESRESPONSE']._serialized_start=1460
+  _globals['_SETROLESRESPONSE']._serialized_end=1500
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1502
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1560
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1562
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=1627
+  _globals['_PGCREDS']._serialized_start=1630
+  _globals['_PGCREDS']._serialized_end=1763
+  _globals['_GETPGCREDSREQUEST']._serialized_start=1765
+  _globals['_GETPGCREDSREQUEST']._serialized_end=1815
+  _globals['_GETPGCREDSRESPONSE']._serialized_start=1817
+  _globals['_GETPGCREDSRESPONSE']._serialized_end=1878
+  _globals['_SETPGCREDSREQUEST']._serialized_start=1881
+  _globals['_SETPGCREDSREQUEST']._serialized_end=2055
+  _globals['_SETPGCREDSRESPONSE']._serialized_start=2057
+  _globals['_SETPGCREDSRESPONSE']._serialized_end=2077
+  _globals['_ACCOUNTSERVICE']._serialized_start=2080
+  _globals['_ACCOUNTSERVICE']._serialized_end=3402
 # @@protoc_insertion_point(module_scope)

@@ -56,6 +56,11 @@ class AccountServiceStub:
                 request_serializer=mcias_dot_v1_dot_account__service__pb2.UpdateAccountRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_account__service__pb2.UpdateAccountResponse.FromString,
                 _registered_method=True)
+        self.UpdateProfile = channel.unary_unary(
+                '/mcias.v1.AccountService/UpdateProfile',
+                request_serializer=mcias_dot_v1_dot_account__service__pb2.UpdateProfileRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_account__service__pb2.UpdateProfileResponse.FromString,
+                _registered_method=True)
         self.DeleteAccount = channel.unary_unary(
                 '/mcias.v1.AccountService/DeleteAccount',
                 request_serializer=mcias_dot_v1_dot_account__service__pb2.DeleteAccountRequest.SerializeToString,
@@ -117,6 +122,15 @@ class AccountServiceServicer:
     def UpdateAccount(self, request, context):
         """UpdateAccount changes an account's status. Leaving ACTIVE revokes every
         token of the account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProfile(self, request, context):
+        """UpdateProfile changes an account's profile (email and names). The
+        account itself may change all but email_verified; admins may change
+        everything. A new email clears email_verified unless an admin sets it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -189,6 +203,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.UpdateAccount,
                     request_deserializer=mcias_dot_v1_dot_account__service__pb2.UpdateAccountRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_account__service__pb2.UpdateAccountResponse.SerializeToString,
+            ),
+            'UpdateProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProfile,
+                    request_deserializer=mcias_dot_v1_dot_account__service__pb2.UpdateProfileRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_account__service__pb2.UpdateProfileResponse.SerializeToString,
             ),
             'DeleteAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteAccount,
@@ -331,6 +350,33 @@ class AccountService:
             '/mcias.v1.AccountService/UpdateAccount',
             mcias_dot_v1_dot_account__service__pb2.UpdateAccountRequest.SerializeToString,
             mcias_dot_v1_dot_account__service__pb2.UpdateAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AccountService/UpdateProfile',
+            mcias_dot_v1_dot_account__service__pb2.UpdateProfileRequest.SerializeToString,
+            mcias_dot_v1_dot_account__service__pb2.UpdateProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/account.proto.
  */
 export const file_mcias_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChZtY2lhcy92MS9hY2NvdW50LnByb3RvEghtY2lhcy52MSLzAQoHQWNjb3VudBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIrCgxhY2NvdW50X3R5cGUYAyABKA4yFS5tY2lhcy52MS5BY2NvdW50VHlwZRInCgZzdGF0dXMYBCABKA4yFy5tY2lhcy52MS5BY2NvdW50U3RhdHVzEhQKDHRvdHBfZW5hYmxlZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpcCgtBY2NvdW50VHlwZRIcChhBQ0NPVU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJBQ0NPVU5UX1RZUEVfSFVNQU4QARIXChNBQ0NPVU5UX1RZUEVfU1lTVEVNEAIqoQEKDUFjY291bnRTdGF0dXMSHgoaQUNDT1VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVBQ0NPVU5UX1NUQVRVU19BQ1RJVkUQARIbChdBQ0NPVU5UX1NUQVRVU19JTkFDVElWRRACEhwKGEFDQ09VTlRfU1RBVFVTX1NVU1BFTkRFRBADEhoKFkFDQ09VTlRfU1RBVFVTX0RFTEVURUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChZtY2lhcy92MS9hY2NvdW50LnByb3RvEghtY2lhcy52MSLZAgoHQWNjb3VudBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIrCgxhY2NvdW50X3R5cGUYAyABKA4yFS5tY2lhcy52MS5BY2NvdW50VHlwZRInCgZzdGF0dXMYBCABKA4yFy5tY2lhcy52MS5BY2NvdW50U3RhdHVzEhQKDHRvdHBfZW5hYmxlZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlbWFpbBgIIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgJIAEoCBIUCgxkaXNwbGF5X25hbWUYCiABKAkSEgoKZ2l2ZW5fbmFtZRgLIAEoCRITCgtmYW1pbHlfbmFtZRgMIAEoCSpcCgtBY2NvdW50VHlwZRIcChhBQ0NPVU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJBQ0NPVU5UX1RZUEVfSFVNQU4QARIXChNBQ0NPVU5UX1RZUEVfU1lTVEVNEAIqoQEKDUFjY291bnRTdGF0dXMSHgoaQUNDT1VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVBQ0NPVU5UX1NUQVRVU19BQ1RJVkUQARIbChdBQ0NPVU5UX1NUQVRVU19JTkFDVElWRRACEhwKGEFDQ09VTlRfU1RBVFVTX1NVU1BFTkRFRBADEhoKFkFDQ09VTlRfU1RBVFVTX0RFTEVURUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Account is the public view of an account. It never carries credentials.
@@ -68,6 +68,42 @@ export type Account = Message<"mcias.v1.Account"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 7;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Email address (OpenID Connect `email`); empty when unset.
+   *
+   * @generated from field: string email = 8;
+   */
+  email: string;
+
+  /**
+   * Whether an admin has verified the email address; cleared when it
+   * changes.
+   *
+   * @generated from field: bool email_verified = 9;
+   */
+  emailVerified: boolean;
+
+  /**
+   * Full name for display (OpenID Connect `name`); empty when unset.
+   *
+   * @generated from field: string display_name = 10;
+   */
+  displayName: string;
+
+  /**
+   * Given name; empty when unset.
+   *
+   * @generated from field: string given_name = 11;
+   */
+  givenName: string;
+
+  /**
+   * Family name; empty when unset.
+   *
+   * @generated from field: string family_name = 12;
+   */
+  familyName: string;
 };
 
 /**

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/account_service.proto.
  */
 export const file_mcias_v1_account_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tY2lhcy92MS9hY2NvdW50X3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxImcKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEisKDGFjY291bnRfdHlwZRgCIAEoDjIVLm1jaWFzLnYxLkFjY291bnRUeXBlEhAKCHBhc3N3b3JkGAMgASgJIjsKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCI8ChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiMKCGFjY291bnRzGAEgAygLMhEubWNpYXMudjEuQWNjb3VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRR2V0QWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50InwKFFVwZGF0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLm1jaWFzLnYxLkFjY291bnRTdGF0dXMSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFVVwZGF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCIiChREZWxldGVBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVBY2NvdW50UmVzcG9uc2UiJQoPR2V0Um9sZXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiIQoQR2V0Um9sZXNSZXNwb25zZRINCgVyb2xlcxgBIAMoCSI0Cg9TZXRSb2xlc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRINCgVyb2xlcxgCIAMoCSIhChBTZXRSb2xlc1Jlc3BvbnNlEg0KBXJvbGVzGAEgAygJIi8KGVJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSIzChpSb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZRIVCg1jbGllbnRfc2VjcmV0GAEgASgJIlsKB1BnQ3JlZHMSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCGRhdGFiYXNlGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEhAKCHBhc3N3b3JkGAUgASgJIicKEUdldFBnQ3JlZHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiNgoSR2V0UGdDcmVkc1Jlc3BvbnNlEiAKBWNyZWRzGAEgASgLMhEubWNpYXMudjEuUGdDcmVkcyJ5ChFTZXRQZ0NyZWRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEgwKBGhvc3QYAiABKAkSDAoEcG9ydBgDIAEoDRIQCghkYXRhYmFzZRgEIAEoCRIQCgh1c2VybmFtZRgFIAEoCRIQCghwYXNzd29yZBgGIAEoCSIUChJTZXRQZ0NyZWRzUmVzcG9uc2UypQkKDkFjY291bnRTZXJ2aWNlEm0KDUNyZWF0ZUFjY291bnQSHi5tY2lhcy52MS5DcmVhdGVBY2NvdW50UmVxdWVzdBofLm1jaWFzLnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZSIbyPMYBILT5JMCEToBKiIML3YxL2FjY291bnRzEmcKDExpc3RBY2NvdW50cxIdLm1jaWFzLnYxLkxpc3RBY2NvdW50c1JlcXVlc3QaHi5tY2lhcy52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIYyPMYBILT5JMCDhIML3YxL2FjY291bnRzEmYKCkdldEFjY291bnQSGy5tY2lhcy52MS5HZXRBY2NvdW50UmVxdWVzdBocLm1jaWFzLnYxLkdldEFjY291bnRSZXNwb25zZSIdyPMYBILT5JMCExIRL3YxL2FjY291bnRzL3tpZH0ScgoNVXBkYXRlQWNjb3VudBIeLm1jaWFzLnYxLlVwZGF0ZUFjY291bnRSZXF1ZXN0Gh8ubWNpYXMudjEuVXBkYXRlQWNjb3VudFJlc3BvbnNlIiDI8xgEgtPkkwIWOgEqMhEvdjEvYWNjb3VudHMve2lkfRJvCg1EZWxldGVBY2NvdW50Eh4ubWNpYXMudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UiHcjzGASC0+STAhMqES92MS9hY2NvdW50cy97aWR9Em4KCEdldFJvbGVzEhkubWNpYXMudjEuR2V0Um9sZXNSZXF1ZXN0GhoubWNpYXMudjEuR2V0Um9sZXNSZXNwb25zZSIryPMYBILT5JMCIRIfL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9yb2xlcxJxCghTZXRSb2xlcxIZLm1jaWFzLnYxLlNldFJvbGVzUmVxdWVzdBoaLm1jaWFzLnYxLlNldFJvbGVzUmVzcG9uc2UiLsjzGASC0+STAiQ6ASoaHy92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcm9sZXMSlwEKElJvdGF0ZUNsaWVudFNlY3JldBIjLm1jaWFzLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaJC5tY2lhcy52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZSI2yPMYBILT5JMCLDoBKiInL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9jbGllbnQtc2VjcmV0EnYKCkdldFBnQ3JlZHMSGy5tY2lhcy52MS5HZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLkdldFBnQ3JlZHNSZXNwb25zZSItyPMYA4LT5JMCIxIhL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzEnkKClNldFBnQ3JlZHMSGy5tY2lhcy52MS5TZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLlNldFBnQ3JlZHNSZXNwb25zZSIwyPMYA4LT5JMCJjoBKhohL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_mcias_v1_account, file_mcias_v1_options]);
+  fileDesc("Ch5tY2lhcy92MS9hY2NvdW50X3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxImcKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEisKDGFjY291bnRfdHlwZRgCIAEoDjIVLm1jaWFzLnYxLkFjY291bnRUeXBlEhAKCHBhc3N3b3JkGAMgASgJIjsKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCI8ChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiMKCGFjY291bnRzGAEgAygLMhEubWNpYXMudjEuQWNjb3VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRR2V0QWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50InwKFFVwZGF0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLm1jaWFzLnYxLkFjY291bnRTdGF0dXMSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFVVwZGF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCLBAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgDIAEoCBIUCgxkaXNwbGF5X25hbWUYBCABKAkSEgoKZ2l2ZW5fbmFtZRgFIAEoCRITCgtmYW1pbHlfbmFtZRgGIAEoCRIvCgt1cGRhdGVfbWFzaxgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOwoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50IiIKFERlbGV0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSIlCg9HZXRSb2xlc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSIhChBHZXRSb2xlc1Jlc3BvbnNlEg0KBXJvbGVzGAEgAygJIjQKD1NldFJvbGVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEg0KBXJvbGVzGAIgAygJIiEKEFNldFJvbGVzUmVzcG9uc2USDQoFcm9sZXMYASADKAkiLwoZUm90YXRlQ2xpZW50U2VjcmV0UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjMKGlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlEhUKDWNsaWVudF9zZWNyZXQYASABKAkiWwoHUGdDcmVkcxIMCgRob3N0GAEgASgJEgwKBHBvcnQYAiABKA0SEAoIZGF0YWJhc2UYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkiJwoRR2V0UGdDcmVkc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI2ChJHZXRQZ0NyZWRzUmVzcG9uc2USIAoFY3JlZHMYASABKAsyES5tY2lhcy52MS5QZ0NyZWRzInkKEVNldFBnQ3JlZHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIMCgRwb3J0GAMgASgNEhAKCGRhdGFiYXNlGAQgASgJEhAKCHVzZXJuYW1lGAUgASgJEhAKCHBhc3N3b3JkGAYgASgJIhQKElNldFBnQ3JlZHNSZXNwb25zZTKqCgoOQWNjb3VudFNlcnZpY2USbQoNQ3JlYXRlQWNjb3VudBIeLm1jaWFzLnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gh8ubWNpYXMudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgEgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSZwoMTGlzdEFjY291bnRzEh0ubWNpYXMudjEuTGlzdEFjY291bnRzUmVxdWVzdBoeLm1jaWFzLnYxLkxpc3RBY2NvdW50c1Jlc3BvbnNlIhjI8xgEgtPkkwIOEgwvdjEvYWNjb3VudHMSZgoKR2V0QWNjb3VudBIbLm1jaWFzLnYxLkdldEFjY291bnRSZXF1ZXN0GhwubWNpYXMudjEuR2V0QWNjb3VudFJlc3BvbnNlIh3I8xgEgtPkkwITEhEvdjEvYWNjb3VudHMve2lkfRJyCg1VcGRhdGVBY2NvdW50Eh4ubWNpYXMudjEuVXBkYXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5VcGRhdGVBY2NvdW50UmVzcG9uc2UiIMjzGASC0+STAhY6ASoyES92MS9hY2NvdW50cy97aWR9EoIBCg1VcGRhdGVQcm9maWxlEh4ubWNpYXMudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaHy5tY2lhcy52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2UiMMjzGAOC0+STAiY6ASoyIS92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcHJvZmlsZRJvCg1EZWxldGVBY2NvdW50Eh4ubWNpYXMudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UiHcjzGASC0+STAhMqES92MS9hY2NvdW50cy97aWR9Em4KCEdldFJvbGVzEhkubWNpYXMudjEuR2V0Um9sZXNSZXF1ZXN0GhoubWNpYXMudjEuR2V0Um9sZXNSZXNwb25zZSIryPMYBILT5JMCIRIfL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9yb2xlcxJxCghTZXRSb2xlcxIZLm1jaWFzLnYxLlNldFJvbGVzUmVxdWVzdBoaLm1jaWFzLnYxLlNldFJvbGVzUmVzcG9uc2UiLsjzGASC0+STAiQ6ASoaHy92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcm9sZXMSlwEKElJvdGF0ZUNsaWVudFNlY3JldBIjLm1jaWFzLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaJC5tY2lhcy52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZSI2yPMYBILT5JMCLDoBKiInL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9jbGllbnQtc2VjcmV0EnYKCkdldFBnQ3JlZHMSGy5tY2lhcy52MS5HZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLkdldFBnQ3JlZHNSZXNwb25zZSItyPMYA4LT5JMCIxIhL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzEnkKClNldFBnQ3JlZHMSGy5tY2lhcy52MS5TZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLlNldFBnQ3JlZHNSZXNwb25zZSIwyPMYA4LT5JMCJjoBKhohL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_mcias_v1_account, file_mcias_v1_options]);
 
 /**
  * CreateAccountRequest describes the new account.
@@ -232,6 +232,92 @@ export const UpdateAccountResponseSchema: GenMessage<UpdateAccountResponse> = /*
   messageDesc(file_mcias_v1_account_service, 7);
 
 /**
+ * UpdateProfileRequest changes the profile fields named in update_mask.
+ *
+ * @generated from message mcias.v1.UpdateProfileRequest
+ */
+export type UpdateProfileRequest = Message<"mcias.v1.UpdateProfileRequest"> & {
+  /**
+   * The account id.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Email address: one '@', no spaces, at most 254 bytes; the domain is
+   * lowercased. Empty clears it.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * Whether the email is verified (admins only).
+   *
+   * @generated from field: bool email_verified = 3;
+   */
+  emailVerified: boolean;
+
+  /**
+   * Full name for display, at most 100 characters. Empty clears it.
+   *
+   * @generated from field: string display_name = 4;
+   */
+  displayName: string;
+
+  /**
+   * Given name, at most 100 characters. Empty clears it.
+   *
+   * @generated from field: string given_name = 5;
+   */
+  givenName: string;
+
+  /**
+   * Family name, at most 100 characters. Empty clears it.
+   *
+   * @generated from field: string family_name = 6;
+   */
+  familyName: string;
+
+  /**
+   * The fields to change: any of email, email_verified, display_name,
+   * given_name and family_name. Required.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 7;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message mcias.v1.UpdateProfileRequest.
+ * Use `create(UpdateProfileRequestSchema)` to create a new message.
+ */
+export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 8);
+
+/**
+ * UpdateProfileResponse carries the updated account.
+ *
+ * @generated from message mcias.v1.UpdateProfileResponse
+ */
+export type UpdateProfileResponse = Message<"mcias.v1.UpdateProfileResponse"> & {
+  /**
+   * The account after the change.
+   *
+   * @generated from field: mcias.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message mcias.v1.UpdateProfileResponse.
+ * Use `create(UpdateProfileResponseSchema)` to create a new message.
+ */
+export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 9);
+
+/**
  * DeleteAccountRequest names the account.
  *
  * @generated from message mcias.v1.DeleteAccountRequest
@@ -250,7 +336,7 @@ export type DeleteAccountRequest = Message<"mcias.v1.DeleteAccountRequest"> & {
  * Use `create(DeleteAccountRequestSchema)` to create a new message.
  */
 export const DeleteAccountRequestSchema: GenMessage<DeleteAccountRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 8);
+  messageDesc(file_mcias_v1_account_service, 10);
 
 /**
  * DeleteAccountResponse is empty.
@@ -265,7 +351,7 @@ export type DeleteAccountResponse = Message<"mcias.v1.DeleteAccountResponse"> & 
  * Use `create(DeleteAccountResponseSchema)` to create a new message.
  */
 export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 9);
+  messageDesc(file_mcias_v1_account_service, 11);
 
 /**
  * GetRolesRequest names the account.
@@ -286,7 +372,7 @@ export type GetRolesRequest = Message<"mcias.v1.GetRolesRequest"> & {
  * Use `create(GetRolesRequestSchema)` to create a new message.
  */
 export const GetRolesRequestSchema: GenMessage<GetRolesRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 10);
+  messageDesc(file_mcias_v1_account_service, 12);
 
 /**
  * GetRolesResponse lists the roles.
@@ -307,7 +393,7 @@ export type GetRolesResponse = Message<"mcias.v1.GetRolesResponse"> & {
  * Use `create(GetRolesResponseSchema)` to create a new message.
  */
 export const GetRolesResponseSchema: GenMessage<GetRolesResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 11);
+  messageDesc(file_mcias_v1_account_service, 13);
 
 /**
  * SetRolesRequest replaces the roles.
@@ -336,7 +422,7 @@ export type SetRolesRequest = Message<"mcias.v1.SetRolesRequest"> & {
  * Use `create(SetRolesRequestSchema)` to create a new message.
  */
 export const SetRolesRequestSchema: GenMessage<SetRolesRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 12);
+  messageDesc(file_mcias_v1_account_service, 14);
 
 /**
  * SetRolesResponse lists the roles after the change.
@@ -357,7 +443,7 @@ export type SetRolesResponse = Message<"mcias.v1.SetRolesResponse"> & {
  * Use `create(SetRolesResponseSchema)` to create a new message.
  */
 export const SetRolesResponseSchema: GenMessage<SetRolesResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 13);
+  messageDesc(file_mcias_v1_account_service, 15);
 
 /**
  * RotateClientSecretRequest names the system account.
@@ -378,7 +464,7 @@ export type RotateClientSecretRequest = Message<"mcias.v1.RotateClientSecretRequ
  * Use `create(RotateClientSecretRequestSchema)` to create a new message.
  */
 export const RotateClientSecretRequestSchema: GenMessage<RotateClientSecretRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 14);
+  messageDesc(file_mcias_v1_account_service, 16);
 
 /**
  * RotateClientSecretResponse carries the new secret, once.
@@ -399,7 +485,7 @@ export type RotateClientSecretResponse = Message<"mcias.v1.RotateClientSecretRes
  * Use `create(RotateClientSecretResponseSchema)` to create a new message.
  */
 export const RotateClientSecretResponseSchema: GenMessage<RotateClientSecretResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 15);
+  messageDesc(file_mcias_v1_account_service, 17);
 
 /**
  * PgCreds are PostgreSQL connection credentials stored for an account.
@@ -448,7 +534,7 @@ export type PgCreds = Message<"mcias.v1.PgCreds"> & {
  * Use `create(PgCredsSchema)` to create a new message.
  */
 export const PgCredsSchema: GenMessage<PgCreds> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 16);
+  messageDesc(file_mcias_v1_account_service, 18);
 
 /**
  * GetPgCredsRequest names the account.
@@ -469,7 +555,7 @@ export type GetPgCredsRequest = Message<"mcias.v1.GetPgCredsRequest"> & {
  * Use `create(GetPgCredsRequestSchema)` to create a new message.
  */
 export const GetPgCredsRequestSchema: GenMessage<GetPgCredsRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 17);
+  messageDesc(file_mcias_v1_account_service, 19);
 
 /**
  * GetPgCredsResponse carries the credentials, password included.
@@ -490,7 +576,7 @@ export type GetPgCredsResponse = Message<"mcias.v1.GetPgCredsResponse"> & {
  * Use `create(GetPgCredsResponseSchema)` to create a new message.
  */
 export const GetPgCredsResponseSchema: GenMessage<GetPgCredsResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 18);
+  messageDesc(file_mcias_v1_account_service, 20);
 
 /**
  * SetPgCredsRequest carries the credentials to store.
@@ -546,7 +632,7 @@ export type SetPgCredsRequest = Message<"mcias.v1.SetPgCredsRequest"> & {
  * Use `create(SetPgCredsRequestSchema)` to create a new message.
  */
 export const SetPgCredsRequestSchema: GenMessage<SetPgCredsRequest> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 19);
+  messageDesc(file_mcias_v1_account_service, 21);
 
 /**
  * SetPgCredsResponse is empty: the password is never echoed.
@@ -561,7 +647,7 @@ export type SetPgCredsResponse = Message<"mcias.v1.SetPgCredsResponse"> & {
  * Use `create(SetPgCredsResponseSchema)` to create a new message.
  */
 export const SetPgCredsResponseSchema: GenMessage<SetPgCredsResponse> = /*@__PURE__*/
-  messageDesc(file_mcias_v1_account_service, 20);
+  messageDesc(file_mcias_v1_account_service, 22);
 
 /**
  * AccountService manages accounts, their roles and their stored database
@@ -610,6 +696,18 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof UpdateAccountRequestSchema;
     output: typeof UpdateAccountResponseSchema;
+  },
+  /**
+   * UpdateProfile changes an account's profile (email and names). The
+   * account itself may change all but email_verified; admins may change
+   * everything. A new email clears email_verified unless an admin sets it.
+   *
+   * @generated from rpc mcias.v1.AccountService.UpdateProfile
+   */
+  updateProfile: {
+    methodKind: "unary";
+    input: typeof UpdateProfileRequestSchema;
+    output: typeof UpdateProfileResponseSchema;
   },
   /**
    * DeleteAccount soft-deletes an account and revokes all its tokens.
