@@ -85,6 +85,7 @@ fn default_config(listen: SocketAddr) -> Config {
         },
         argon2: Argon2Config::default(),
         rate_limit: RateLimitConfig::default(),
+        sessions: Default::default(),
         log: LogConfig::default(),
     }
 }

@@ -35,6 +35,9 @@ pub struct Config {
     /// `[log]`
     #[serde(default)]
     pub log: LogConfig,
+    /// `[sessions]`
+    #[serde(default)]
+    pub sessions: SessionsConfig,
 }
 
 /// `[server]`: the listener.
@@ -150,6 +153,18 @@ pub struct RateLimitConfig {
     /// Burst above the sustained rate (default 100).
     #[serde(default = "default_burst")]
     pub burst: u32,
+}
+
+/// `[sessions]`: browser sessions of the sign-in and self-service pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// A session unused this long ends (default 30m).
+    #[serde(default = "default_session_idle")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not (default 10h).
+    #[serde(default = "default_session_lifetime")]
+    pub lifetime: Duration,
 }
 
 /// `[log]`
@@ -306,6 +321,22 @@ impl Default for Argon2Config {
             memory_kib: default_memory_kib(),
             time: default_time(),
             parallelism: default_parallelism(),
+        }
+    }
+}
+
+fn default_session_idle() -> Duration {
+    Duration(30 * 60)
+}
+fn default_session_lifetime() -> Duration {
+    Duration(10 * 3600)
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: default_session_idle(),
+            lifetime: default_session_lifetime(),
         }
     }
 }
@@ -591,6 +622,18 @@ impl Config {
         }
         if self.rate_limit.burst == 0 {
             return Err(bad("rate_limit.burst", "must be at least 1"));
+        }
+        let sessions = &self.sessions;
+        if !(60..=86_400).contains(&sessions.idle_timeout.secs()) {
+            return Err(bad("sessions.idle_timeout", "must be between 1m and 24h"));
+        }
+        if sessions.lifetime.secs() < sessions.idle_timeout.secs()
+            || sessions.lifetime.secs() > 30 * 86_400
+        {
+            return Err(bad(
+                "sessions.lifetime",
+                "must be at least sessions.idle_timeout and at most 30d",
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(bad(

@@ -319,10 +319,13 @@ pub struct LoginSuccess {
     pub new_hash: Option<String>,
     /// The TOTP step accepted, when TOTP is enabled.
     pub totp_step: Option<i64>,
-    /// The access token issued.
-    pub token: NewToken,
+    /// The access token issued (API sign-in).
+    pub token: Option<NewToken>,
     /// The refresh token issued with it (a new family).
     pub refresh: Option<NewRefresh>,
+    /// The browser session signed in (page sign-in), and the id hash of the
+    /// session it replaces (the one that waited for the second factor).
+    pub session: Option<(WebSession, Option<String>)>,
 }
 
 /// A refresh token to record.
@@ -534,4 +537,123 @@ impl std::fmt::Debug for ClientRecord {
             .field("updated_at", &self.updated_at)
             .finish()
     }
+}
+
+/// How far a browser session has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    /// The password was right; the second factor is still due.
+    SecondFactor = 1,
+    /// Signed in.
+    SignedIn = 2,
+}
+
+impl SessionStage {
+    /// From the stored integer.
+    pub fn from_i64(v: i64) -> Result<Self> {
+        match v {
+            1 => Ok(Self::SecondFactor),
+            2 => Ok(Self::SignedIn),
+            _ => Err(Error::internal(format!(
+                "stored session stage {v} is invalid"
+            ))),
+        }
+    }
+}
+
+/// A browser session. The cookie value is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 (hex) of the cookie value.
+    pub id_hash: String,
+    /// The public session id (`sid` in ID tokens).
+    pub sid: String,
+    /// The account.
+    pub account_id: String,
+    /// The account's token version at sign-in.
+    pub token_version: i64,
+    /// Password only, or signed in.
+    pub stage: SessionStage,
+    /// Authentication methods used (RFC 8176 names).
+    pub amr: Vec<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last request seen (for the idle timeout).
+    pub last_seen: i64,
+    /// Absolute end.
+    pub expires_at: i64,
+    /// When it was ended (sign-out), if it was.
+    pub ended_at: Option<i64>,
+    /// The client address at creation.
+    pub peer: Option<String>,
+    /// The browser's User-Agent at creation (truncated).
+    pub user_agent: Option<String>,
+}
+
+/// An authorization code, stored by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    /// SHA-256 (hex) of the code.
+    pub code_hash: String,
+    /// The application it was issued to.
+    pub client_id: String,
+    /// The account that authorized it.
+    pub account_id: String,
+    /// The redirect URI it was sent to (must be presented again).
+    pub redirect_uri: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// The client's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// The browser session.
+    pub sid: String,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Issue time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was exchanged.
+    pub used_at: Option<i64>,
+    /// The grant (refresh family) it was exchanged for.
+    pub family_id: Option<String>,
+}
+
+/// What taking an authorization code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// Unused and unexpired: now marked used.
+    Fresh(AuthCode),
+    /// Used before: the grant it was exchanged for has been revoked (the
+    /// access tokens revoked are listed: jti, expiry).
+    Reused(AuthCode, Vec<(String, i64)>),
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// A refresh-token family issued to an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthGrant {
+    /// The refresh family.
+    pub family_id: String,
+    /// The application.
+    pub client_id: String,
+    /// The account.
+    pub account_id: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// The browser session it came from.
+    pub sid: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
 }

@@ -15,6 +15,7 @@ use crate::model::AccountStatus;
 use crate::model::AccountType;
 use crate::model::Outcome;
 use crate::model::TokenKind;
+use crate::model::{NewRefresh, NewToken, WebSession};
 use crate::store::{LoginFailure, LoginSuccess};
 use hmac::Hmac;
 use hmac::Mac;
@@ -71,6 +72,16 @@ pub(super) fn login_source(caller: &Caller) -> String {
             .unwrap_or_else(|_| p.to_owned()),
         None => "unknown".to_owned(),
     }
+}
+
+/// A password that was right, and what signing in will record.
+pub(super) struct CheckedPassword {
+    pub(super) account: AccountRecord,
+    pub(super) source: String,
+    pub(super) totp_step: Option<i64>,
+    pub(super) new_hash: Option<String>,
+    /// The account has TOTP and no code was checked yet.
+    pub(super) needs_totp: bool,
 }
 
 impl Idm {
@@ -170,13 +181,98 @@ impl Idm {
         password: Zeroizing<String>,
         totp_code: &str,
     ) -> Result<IssuedToken> {
+        let checked = self
+            .check_password(caller, username, password, Some(totp_code))
+            .await?;
+        let account = &checked.account;
+        let (mut issued, mut record) = self.mint(account, TokenKind::Session).await?;
+        let family = self.new_id();
+        record.family_id = Some(family.clone());
+        let (refresh_value, refresh) =
+            self.new_refresh(&account.id, &family, account.token_version, None)?;
+        issued.refresh = Some((refresh_value, refresh.expires_at));
+        let details = json!({ "jti": record.jti, "rehashed": checked.new_hash.is_some() });
+        self.record_sign_in(
+            caller,
+            username,
+            checked,
+            Some(record),
+            Some(refresh),
+            None,
+            details,
+        )
+        .await?;
+        Ok(issued)
+    }
+
+    /// Records a successful sign-in (failures forgotten, re-hash, TOTP step,
+    /// what it issued) with its audit event. A concurrent sign-in that used
+    /// the same TOTP step first turns this one into a failure.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn record_sign_in(
+        &self,
+        caller: &Caller,
+        username: &str,
+        checked: CheckedPassword,
+        token: Option<NewToken>,
+        refresh: Option<NewRefresh>,
+        session: Option<(WebSession, Option<String>)>,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let account = checked.account;
+        let mut audit = self.audit(
+            "login_success",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            details,
+        );
+        audit.actor_id = Some(account.id.clone());
+        let res = self
+            .store
+            .login_succeeded(
+                LoginSuccess {
+                    account_id: account.id.clone(),
+                    source: checked.source,
+                    now: self.clock.now(),
+                    new_hash: checked.new_hash,
+                    totp_step: checked.totp_step,
+                    token,
+                    refresh,
+                    session,
+                },
+                audit,
+            )
+            .await;
+        match res {
+            Ok(()) => Ok(()),
+            // A concurrent login used the same TOTP step first.
+            Err(e) if e.kind == crate::error::ErrorKind::Unauthenticated => Err(self
+                .fail_login(caller, Some(&account), username, "bad_totp")
+                .await),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The password (and, when `totp_code` is given and the account has
+    /// TOTP, the code) checked under the backoff rules. With `totp_code`
+    /// `None` the second factor is left to the caller
+    /// ([`CheckedPassword::needs_totp`]). Every failure is the same
+    /// UNAUTHENTICATED answer and is recorded.
+    pub(super) async fn check_password(
+        &self,
+        caller: &Caller,
+        username: &str,
+        password: Zeroizing<String>,
+        totp_code: Option<&str>,
+    ) -> Result<CheckedPassword> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(Error::invalid(
                 "password_too_long",
                 format!("password is longer than {MAX_PASSWORD_BYTES} bytes"),
             ));
         }
-        if username.len() > 256 || totp_code.len() > 16 {
+        if username.len() > 256 || totp_code.is_some_and(|c| c.len() > 16) {
             return Err(Error::invalid(
                 "field_too_long",
                 "username or totp_code is too long",
@@ -243,22 +339,11 @@ impl Idm {
                 "the account is temporarily locked after repeated failed logins; retry later",
             ));
         }
-        let totp_step = if account.totp_enabled {
-            let sealed = account
-                .totp_secret_sealed
-                .as_deref()
-                .ok_or_else(|| Error::internal("TOTP enabled without a secret"))?;
-            let secret = self.open_sealed(totp_aad(&account.id), sealed)?;
-            match totp::verify(&secret, totp_code, now, account.totp_last_step) {
-                Some(step) => Some(step),
-                None => {
-                    return Err(self
-                        .fail_login(caller, Some(&account), username, "bad_totp")
-                        .await);
-                }
+        let totp_step = match totp_code {
+            Some(code) if account.totp_enabled => {
+                Some(self.check_totp(caller, &account, username, code).await?)
             }
-        } else {
-            None
+            _ => None,
         };
         let new_hash = match &stored {
             Some(h) if password::needs_rehash(h, self.hasher.params()) => {
@@ -266,42 +351,34 @@ impl Idm {
             }
             _ => None,
         };
-        let (mut issued, mut record) = self.mint(&account, TokenKind::Session).await?;
-        let family = self.new_id();
-        record.family_id = Some(family.clone());
-        let (refresh_value, refresh) =
-            self.new_refresh(&account.id, &family, account.token_version, None)?;
-        issued.refresh = Some((refresh_value, refresh.expires_at));
-        let mut audit = self.audit(
-            "login_success",
-            caller,
-            Some(&account.id),
-            Outcome::Success,
-            json!({ "jti": record.jti, "rehashed": new_hash.is_some() }),
-        );
-        audit.actor_id = Some(account.id.clone());
-        let res = self
-            .store
-            .login_succeeded(
-                LoginSuccess {
-                    account_id: account.id.clone(),
-                    source,
-                    now,
-                    new_hash,
-                    totp_step,
-                    token: record,
-                    refresh: Some(refresh),
-                },
-                audit,
-            )
-            .await;
-        match res {
-            Ok(()) => Ok(issued),
-            // A concurrent login used the same TOTP step first.
-            Err(e) if e.kind == crate::error::ErrorKind::Unauthenticated => Err(self
-                .fail_login(caller, Some(&account), username, "bad_totp")
+        Ok(CheckedPassword {
+            needs_totp: account.totp_enabled && totp_step.is_none(),
+            account,
+            source,
+            totp_step,
+            new_hash,
+        })
+    }
+
+    /// A TOTP code of `account` checked (not yet recorded as used); a wrong
+    /// one is a recorded failure.
+    pub(super) async fn check_totp(
+        &self,
+        caller: &Caller,
+        account: &AccountRecord,
+        username: &str,
+        code: &str,
+    ) -> Result<i64> {
+        let sealed = account
+            .totp_secret_sealed
+            .as_deref()
+            .ok_or_else(|| Error::internal("TOTP enabled without a secret"))?;
+        let secret = self.open_sealed(totp_aad(&account.id), sealed)?;
+        match totp::verify(&secret, code, self.clock.now(), account.totp_last_step) {
+            Some(step) => Ok(step),
+            None => Err(self
+                .fail_login(caller, Some(account), username, "bad_totp")
                 .await),
-            Err(e) => Err(e),
         }
     }
 

@@ -20,6 +20,7 @@ mod keys;
 mod login;
 mod maintenance;
 mod offline;
+pub mod oidc;
 mod refresh;
 mod revocation;
 mod tokens;
@@ -44,7 +45,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SecureRandom};
-use crate::config::{Config, TokensConfig};
+use crate::config::{Config, SessionsConfig, TokensConfig};
 use crate::crypto::jwt;
 use crate::crypto::master::{self, KdfParams};
 use crate::crypto::password::{Argon2Params, Hasher, PoolSize};
@@ -159,6 +160,7 @@ pub struct Idm {
     refresh_secrets: RefreshSecrets,
     expect: jwt::Expect,
     tokens: TokensConfig,
+    sessions: SessionsConfig,
 }
 
 /// Where the master key comes from.
@@ -314,6 +316,7 @@ impl Idm {
                 audience: config.tokens.audience.clone(),
             },
             tokens: config.tokens.clone(),
+            sessions: config.sessions,
             store,
             sqlite,
             key,

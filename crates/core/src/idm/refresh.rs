@@ -15,6 +15,7 @@ use crate::model::AuditEntry;
 use crate::model::Outcome;
 use crate::model::RefreshKeyRecord;
 use crate::model::TokenKind;
+use crate::model::{AccountRecord, ClientRecord, OAuthGrant};
 use crate::store::Backend;
 use crate::store::NewRefresh;
 use crate::store::RefreshOutcome;
@@ -187,8 +188,23 @@ impl Idm {
     }
 
     /// RefreshToken: uses up a refresh token and returns a new access token
-    /// and the next refresh token of the family.
+    /// and the next refresh token of the family. Refresh tokens issued to
+    /// an application are refused here (they refresh only at the token
+    /// endpoint, by their client).
     pub async fn refresh(&self, caller: &Caller, token: &str) -> Result<IssuedToken> {
+        Ok(self.rotate_refresh_token(caller, token, None).await?.0)
+    }
+
+    /// Rotates a refresh token: for `client`, only a token of one of its
+    /// grants (the access token is then the application's); without, only
+    /// a token from an API sign-in. Returns the new pair, the grant, the
+    /// account and its roles.
+    pub(super) async fn rotate_refresh_token(
+        &self,
+        caller: &Caller,
+        token: &str,
+        client: Option<&ClientRecord>,
+    ) -> Result<(IssuedToken, Option<OAuthGrant>, AccountRecord, Vec<String>)> {
         let invalid = || {
             Error::new(
                 crate::error::ErrorKind::Unauthenticated,
@@ -213,16 +229,26 @@ impl Idm {
         if account.status != AccountStatus::Active {
             return Err(invalid());
         }
-        let kind = if account.account_type == AccountType::System {
-            TokenKind::Service
-        } else {
-            TokenKind::Session
+        let grant = self.store.oauth_grant(rec.family_id.clone()).await?;
+        let (issued, mut access, roles) = match (&grant, client) {
+            (None, None) => {
+                let kind = if account.account_type == AccountType::System {
+                    TokenKind::Service
+                } else {
+                    TokenKind::Session
+                };
+                let (issued, access) = self
+                    .mint_for(&account, kind, self.tokens.access_ttl.secs_i64())
+                    .await?;
+                (issued, access, Vec::new())
+            }
+            (Some(g), Some(c)) if g.client_id == c.client_id => {
+                self.mint_for_grant(&account, c, g).await?
+            }
+            _ => return Err(invalid()),
         };
-        let (issued, mut access) = self
-            .mint_for(&account, kind, self.tokens.access_ttl.secs_i64())
-            .await?;
         access.family_id = Some(rec.family_id.clone());
-        let (next, successor) = self.new_refresh(
+        let (next, mut successor) = self.new_refresh(
             &account.id,
             &rec.family_id,
             account.token_version,
@@ -243,6 +269,9 @@ impl Idm {
             Outcome::Failure,
             json!({ "family": rec.family_id }),
         );
+        if let Some(c) = client.filter(|c| c.refresh_token_ttl > 0) {
+            successor.expires_at = successor.issued_at.saturating_add(c.refresh_token_ttl);
+        }
         let next_exp = successor.expires_at;
         let outcome = self
             .store
@@ -258,11 +287,16 @@ impl Idm {
             )
             .await?;
         match outcome {
-            RefreshOutcome::Rotated => Ok(IssuedToken {
-                token: issued.token,
-                expires_at: issued.expires_at,
-                refresh: Some((next, next_exp)),
-            }),
+            RefreshOutcome::Rotated => Ok((
+                IssuedToken {
+                    token: issued.token,
+                    expires_at: issued.expires_at,
+                    refresh: Some((next, next_exp)),
+                },
+                grant,
+                account,
+                roles,
+            )),
             RefreshOutcome::Replayed {
                 sealed, expires_at, ..
             } => {
@@ -271,11 +305,16 @@ impl Idm {
                     String::from_utf8(plain.to_vec())
                         .map_err(|_| Error::internal("sealed refresh token"))?,
                 );
-                Ok(IssuedToken {
-                    token: issued.token,
-                    expires_at: issued.expires_at,
-                    refresh: Some((value, expires_at)),
-                })
+                Ok((
+                    IssuedToken {
+                        token: issued.token,
+                        expires_at: issued.expires_at,
+                        refresh: Some((value, expires_at)),
+                    },
+                    grant,
+                    account,
+                    roles,
+                ))
             }
             RefreshOutcome::Reused(revoked) => {
                 tracing::warn!(account_id = %account.id, family = %rec.family_id, "refresh token reuse: family revoked");

@@ -345,9 +345,14 @@ impl Store {
                 )
                 .map_err(sql_err)?;
             }
-            insert_token(tx, &s.token)?;
+            if let Some(t) = &s.token {
+                insert_token(tx, t)?;
+            }
             if let Some(r) = &s.refresh {
                 super::refresh::insert(tx, r)?;
+            }
+            if let Some((session, replaces)) = &s.session {
+                super::oidc::insert_session(tx, session, replaces.as_deref())?;
             }
             append(tx, &audit)
         })

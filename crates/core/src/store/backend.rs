@@ -21,9 +21,10 @@ use std::pin::Pin;
 
 use crate::error::Result;
 use crate::model::{
-    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginFailure,
-    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome,
-    RefreshRecord, SigningKeyRecord, SourceFailures, TokenRecord,
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
+    CodeOutcome, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant, PgCredsRecord,
+    Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord, SourceFailures,
+    TokenRecord, WebSession,
 };
 
 /// The future of a store call.
@@ -347,6 +348,89 @@ pub trait Backend: Send + Sync + Debug {
         now: i64,
         audit: AuditEntry,
     ) -> StoreFuture<'_, ()>;
+
+    // --- the OpenID Connect provider ---
+
+    /// Records a browser session, deleting the session it replaces (id
+    /// rotation at sign-in) and appending `audit` when given, in one write.
+    fn create_web_session(
+        &self,
+        session: WebSession,
+        replaces: Option<String>,
+        audit: Option<AuditEntry>,
+    ) -> StoreFuture<'_, ()>;
+
+    /// A browser session by the hash of its cookie value (ended ones too).
+    fn web_session(&self, id_hash: String) -> StoreFuture<'_, Option<WebSession>>;
+
+    /// Records activity on a live session.
+    fn touch_web_session(&self, id_hash: String, now: i64) -> StoreFuture<'_, ()>;
+
+    /// Ends a session by `sid` and revokes every grant issued from it (their
+    /// refresh tokens and access tokens), with `audit`; the access tokens
+    /// revoked. An ended or unknown session: nothing changes, no audit.
+    fn end_web_session(
+        &self,
+        sid: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, Vec<(String, i64)>>;
+
+    /// An account's signed-in sessions that have neither ended nor expired,
+    /// newest first (at most 100).
+    fn account_web_sessions(
+        &self,
+        account_id: String,
+        now: i64,
+    ) -> StoreFuture<'_, Vec<WebSession>>;
+
+    /// The remembered consent of an account for an application.
+    fn consent(
+        &self,
+        account_id: String,
+        client_id: String,
+    ) -> StoreFuture<'_, Option<Vec<String>>>;
+
+    /// Remembers consent, replacing an earlier one, with `audit`.
+    fn set_consent(
+        &self,
+        account_id: String,
+        client_id: String,
+        scopes: Vec<String>,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Records an authorization code (by its hash) with `audit`.
+    fn insert_auth_code(&self, code: AuthCode, audit: AuditEntry) -> StoreFuture<'_, ()>;
+
+    /// Uses up a code in one transaction: fresh → marked used; used before
+    /// → the grant it was exchanged for is revoked and `reuse_audit`
+    /// appended; unknown or expired → `Invalid`.
+    fn take_auth_code(
+        &self,
+        code_hash: String,
+        now: i64,
+        reuse_audit: AuditEntry,
+    ) -> StoreFuture<'_, CodeOutcome>;
+
+    /// Records a grant with its first access token and refresh token, and
+    /// names the grant on the code it came from, with `audit`, in one write.
+    fn issue_grant(
+        &self,
+        grant: OAuthGrant,
+        code_hash: Option<String>,
+        access: NewToken,
+        refresh: Option<NewRefresh>,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
+    /// The grant behind a refresh-token family, when an application holds it.
+    fn oauth_grant(&self, family_id: String) -> StoreFuture<'_, Option<OAuthGrant>>;
+
+    /// Deletes codes that expired and sessions that ended or expired before
+    /// `before`; how many rows went.
+    fn prune_oidc(&self, before: i64) -> StoreFuture<'_, usize>;
 
     // --- audit ---
 

@@ -154,8 +154,9 @@ fn login(jti: &str, now: i64, refresh: Option<NewRefresh>) -> LoginSuccess {
         now,
         new_hash: None,
         totp_step: None,
-        token: token(jti, "a1", now, now + 900, family),
+        token: Some(token(jti, "a1", now, now + 900, family)),
         refresh,
+        session: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod clients;
 pub mod conformance;
 mod lock;
 mod offline;
+mod oidc;
 mod refresh;
 mod sqlite;
 mod tokens;
@@ -60,6 +61,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_account_profile",
         include_str!("migrations/0005_account_profile.sql"),
     ),
+    (
+        "0006_signing_key_alg",
+        include_str!("migrations/0006_signing_key_alg.sql"),
+    ),
+    ("0007_oidc", include_str!("migrations/0007_oidc.sql")),
 ];
 
 /// How many idle reader connections are kept.

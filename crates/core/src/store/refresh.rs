@@ -43,7 +43,7 @@ fn get(c: &Connection, hash: &str) -> Result<Option<RefreshRecord>> {
 }
 
 /// Revokes a family's refresh tokens and its access tokens.
-fn revoke_family(
+pub(super) fn revoke_family(
     c: &Connection,
     family: &str,
     now: i64,

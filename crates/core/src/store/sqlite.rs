@@ -7,9 +7,10 @@ use super::backend::{Backend, StoreFuture, StoreLock};
 use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
-    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, ClientRecord, LoginFailure,
-    LoginSuccess, NewRefresh, NewToken, PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome,
-    RefreshRecord, SigningKeyRecord, SourceFailures, TokenRecord,
+    AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
+    CodeOutcome, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant, PgCredsRecord,
+    Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord, SourceFailures,
+    TokenRecord, WebSession,
 };
 
 impl Store {
@@ -87,6 +88,19 @@ impl Backend for Store {
         update_client(client: ClientRecord, audit: AuditEntry) -> ();
         delete_client(client_id: String, now: i64, audit: AuditEntry) -> ();
         set_client_secret_hash(client_id: String, hash: String, now: i64, audit: AuditEntry) -> ();
+        create_web_session(session: WebSession, replaces: Option<String>, audit: Option<AuditEntry>) -> ();
+        web_session(id_hash: String) -> Option<WebSession>;
+        touch_web_session(id_hash: String, now: i64) -> ();
+        end_web_session(sid: String, now: i64, audit: AuditEntry) -> Vec<(String, i64)>;
+        account_web_sessions(account_id: String, now: i64) -> Vec<WebSession>;
+        consent(account_id: String, client_id: String) -> Option<Vec<String>>;
+        set_consent(account_id: String, client_id: String, scopes: Vec<String>, now: i64, audit: AuditEntry) -> ();
+        insert_auth_code(code: AuthCode, audit: AuditEntry) -> ();
+        take_auth_code(code_hash: String, now: i64, reuse_audit: AuditEntry) -> CodeOutcome;
+        issue_grant(grant: OAuthGrant, code_hash: Option<String>, access: NewToken,
+            refresh: Option<NewRefresh>, audit: AuditEntry) -> ();
+        oauth_grant(family_id: String) -> Option<OAuthGrant>;
+        prune_oidc(before: i64) -> usize;
         append_audit(entry: AuditEntry) -> ();
         list_audit(filter: AuditFilter, limit: u32) -> Vec<AuditRecord>;
         ping() -> ();

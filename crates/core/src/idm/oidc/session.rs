@@ -1,0 +1,296 @@
+//! Browser sessions: sign-in on the pages (password, then the second factor
+//! when the account has one), the session behind a cookie (idle and
+//! absolute timeouts, the account's token version), sign-out, and the
+//! account's list of sessions.
+//!
+//! The cookie value is 256 random bits; only its SHA-256 is stored. The
+//! session id is rotated when the second factor completes the sign-in.
+
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::secret_hash;
+use crate::error::{Error, Result};
+use crate::idm::login::CheckedPassword;
+use crate::idm::{Caller, Idm};
+use crate::model::{AccountStatus, Outcome, SessionStage, WebSession};
+
+/// How long the password step waits for the second factor.
+const SECOND_FACTOR_SECS: i64 = 300;
+/// Activity is written at most this often (the idle timeout's resolution).
+const TOUCH_EVERY_SECS: i64 = 60;
+/// The longest User-Agent kept.
+const MAX_USER_AGENT: usize = 200;
+
+/// A session just created: the cookie value to hand to the browser (only
+/// here, never stored) and the session.
+pub struct NewSession {
+    /// The cookie value.
+    pub cookie: Zeroizing<String>,
+    /// The session as stored.
+    pub session: WebSession,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("sid", &self.session.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a page sign-in stands after the password.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in.
+    Done(NewSession),
+    /// The password was right; the session waits for the TOTP code.
+    SecondFactor(NewSession),
+}
+
+impl Idm {
+    fn new_session(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+        token_version: i64,
+        stage: SessionStage,
+        amr: Vec<String>,
+        user_agent: Option<&str>,
+    ) -> NewSession {
+        let now = self.clock.now();
+        let random: Zeroizing<[u8; 32]> =
+            Zeroizing::new(crate::clock::random_array(self.rng.as_ref()));
+        let cookie = Zeroizing::new(crate::crypto::b64url(random.as_ref()));
+        let expires_at = match stage {
+            SessionStage::SecondFactor => now + SECOND_FACTOR_SECS,
+            SessionStage::SignedIn => now.saturating_add(self.sessions.lifetime.secs_i64()),
+        };
+        let session = WebSession {
+            id_hash: secret_hash(&cookie),
+            sid: self.new_id(),
+            account_id: account_id.to_owned(),
+            token_version,
+            stage,
+            amr,
+            auth_time: now,
+            created_at: now,
+            last_seen: now,
+            expires_at,
+            ended_at: None,
+            peer: caller.peer.clone(),
+            user_agent: user_agent.map(|u| u.chars().take(MAX_USER_AGENT).collect()),
+        };
+        NewSession { cookie, session }
+    }
+
+    /// Page sign-in with username and password. Failures are the API
+    /// login's: one generic UNAUTHENTICATED answer, recorded, backed off.
+    pub async fn web_sign_in(
+        &self,
+        caller: &Caller,
+        username: &str,
+        password: Zeroizing<String>,
+        user_agent: Option<&str>,
+    ) -> Result<SignIn> {
+        let checked = self
+            .check_password(caller, username, password, None)
+            .await?;
+        let account = &checked.account;
+        if checked.needs_totp {
+            let pending = self.new_session(
+                caller,
+                &account.id,
+                account.token_version,
+                SessionStage::SecondFactor,
+                vec!["pwd".to_owned()],
+                user_agent,
+            );
+            self.store
+                .create_web_session(pending.session.clone(), None, None)
+                .await?;
+            return Ok(SignIn::SecondFactor(pending));
+        }
+        let new = self.new_session(
+            caller,
+            &account.id,
+            account.token_version,
+            SessionStage::SignedIn,
+            vec!["pwd".to_owned()],
+            user_agent,
+        );
+        let details = json!({ "session": new.session.sid, "via": "web", "amr": ["pwd"] });
+        self.record_sign_in(
+            caller,
+            username,
+            checked,
+            None,
+            None,
+            Some((new.session.clone(), None)),
+            details,
+        )
+        .await?;
+        Ok(SignIn::Done(new))
+    }
+
+    /// The second step of a page sign-in: the TOTP code for the session that
+    /// passed the password. Success replaces that session with a new one (a
+    /// new cookie value); a wrong code is a recorded failure.
+    pub async fn web_second_factor(
+        &self,
+        caller: &Caller,
+        pending_cookie: &str,
+        code: &str,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let expired = || {
+            Error::new(
+                crate::error::ErrorKind::Unauthenticated,
+                "sign_in_expired",
+                "the sign-in expired; enter your username and password again",
+            )
+        };
+        let pending = self
+            .pending_session(pending_cookie)
+            .await?
+            .ok_or_else(expired)?;
+        let account = self
+            .store
+            .account(pending.account_id.clone())
+            .await?
+            .ok_or_else(expired)?;
+        if account.status != AccountStatus::Active
+            || account.token_version != pending.token_version
+            || !account.totp_enabled
+        {
+            return Err(expired());
+        }
+        if code.len() > 16 {
+            return Err(Error::invalid("field_too_long", "the code is too long"));
+        }
+        let step = self
+            .check_totp(caller, &account, &account.username, code)
+            .await?;
+        let amr = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+        let new = self.new_session(
+            caller,
+            &account.id,
+            account.token_version,
+            SessionStage::SignedIn,
+            amr.clone(),
+            user_agent,
+        );
+        let username = account.username.clone();
+        let details = json!({ "session": new.session.sid, "via": "web", "amr": amr });
+        let checked = CheckedPassword {
+            source: crate::idm::login::login_source(caller),
+            account,
+            totp_step: Some(step),
+            new_hash: None,
+            needs_totp: false,
+        };
+        self.record_sign_in(
+            caller,
+            &username,
+            checked,
+            None,
+            None,
+            Some((new.session.clone(), Some(pending.id_hash))),
+            details,
+        )
+        .await?;
+        Ok(new)
+    }
+
+    async fn session_by_cookie(
+        &self,
+        cookie: &str,
+        stage: SessionStage,
+    ) -> Result<Option<WebSession>> {
+        if cookie.is_empty() || cookie.len() > 128 {
+            return Ok(None);
+        }
+        let Some(s) = self.store.web_session(secret_hash(cookie)).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let idle_until = s
+            .last_seen
+            .saturating_add(self.sessions.idle_timeout.secs_i64());
+        if s.stage != stage || s.ended_at.is_some() || s.expires_at <= now || idle_until <= now {
+            return Ok(None);
+        }
+        Ok(Some(s))
+    }
+
+    /// The session that passed the password and waits for the second factor.
+    pub async fn pending_session(&self, cookie: &str) -> Result<Option<WebSession>> {
+        self.session_by_cookie(cookie, SessionStage::SecondFactor)
+            .await
+    }
+
+    /// The signed-in session behind a cookie value: not ended, within its
+    /// idle and absolute timeouts, its account active and its token version
+    /// unchanged (a password change, suspension or sign-out-everywhere ends
+    /// every session). Records activity.
+    pub async fn web_session(&self, cookie: &str) -> Result<Option<WebSession>> {
+        let Some(s) = self
+            .session_by_cookie(cookie, SessionStage::SignedIn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match self.store.account(s.account_id.clone()).await? {
+            Some(a) if a.status == AccountStatus::Active && a.token_version == s.token_version => {}
+            _ => return Ok(None),
+        }
+        let now = self.clock.now();
+        if now - s.last_seen >= TOUCH_EVERY_SECS {
+            self.store.touch_web_session(s.id_hash.clone(), now).await?;
+        }
+        Ok(Some(s))
+    }
+
+    /// Ends a session and every grant issued from it (their refresh and
+    /// access tokens). Audited as `logout`.
+    pub async fn web_sign_out(&self, caller: &Caller, session: &WebSession) -> Result<()> {
+        let mut audit = self.audit(
+            "logout",
+            caller,
+            Some(&session.account_id),
+            Outcome::Success,
+            json!({ "session": session.sid, "via": "web" }),
+        );
+        audit.actor_id = Some(session.account_id.clone());
+        let revoked = self
+            .store
+            .end_web_session(session.sid.clone(), self.clock.now(), audit)
+            .await?;
+        self.mirror_revocations(revoked);
+        Ok(())
+    }
+
+    /// The signed-in sessions of the session's own account, newest first.
+    pub async fn own_web_sessions(&self, session: &WebSession) -> Result<Vec<WebSession>> {
+        self.store
+            .account_web_sessions(session.account_id.clone(), self.clock.now())
+            .await
+    }
+
+    /// Ends another session of the same account (from the account page).
+    /// NOT_FOUND when `sid` is not a live session of this account.
+    pub async fn end_own_web_session(
+        &self,
+        caller: &Caller,
+        session: &WebSession,
+        sid: &str,
+    ) -> Result<()> {
+        let target = self
+            .own_web_sessions(session)
+            .await?
+            .into_iter()
+            .find(|s| s.sid == sid)
+            .ok_or_else(|| Error::not_found("session"))?;
+        self.web_sign_out(caller, &target).await
+    }
+}

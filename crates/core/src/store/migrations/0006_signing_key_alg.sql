@@ -1,0 +1,2 @@
+-- Placeholder until the RS256 key work lands (replaced by its migration).
+SELECT 1;
