@@ -13,6 +13,7 @@ pub mod rest;
 pub mod server;
 pub mod status;
 pub mod tls;
+pub mod web;
 pub mod wellknown;
 
 /// Generated protobuf messages and services, and the encoded descriptor set

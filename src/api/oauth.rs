@@ -1,10 +1,13 @@
 //! OAuth 2.0 endpoints on the HTTP surface: `/oauth2/token` (RFC 6749:
-//! `refresh_token` and `client_credentials` grants), `/oauth2/introspect`
+//! `authorization_code`, `refresh_token` and `client_credentials` grants),
+//! `/oauth2/userinfo` (OpenID Connect Core 5.3), `/oauth2/introspect`
 //! (RFC 7662) and `/oauth2/revoke` (RFC 7009). Form-encoded in, RFC 6749
-//! JSON out. Each maps onto an RPC called in-process through the gate with
-//! the generated client and message types (no method names or JSON field
-//! names as strings), so authentication, logging and audit are those of the
-//! API.
+//! JSON out. The grants of the API's own sign-in, introspection and
+//! revocation map onto an RPC called in-process through the gate with the
+//! generated client and message types (no method names or JSON field names
+//! as strings), so authentication, logging and audit are those of the API;
+//! the grants of applications (code exchange, their refresh) and userinfo
+//! call the domain's OpenID Connect provider directly.
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -22,6 +25,10 @@ use super::pb::{
     ClientCredentialsRequest, IntrospectTokenRequest, RefreshTokenRequest, RevokeTokenValueRequest,
 };
 use super::rest::{self, InProcess, RestState};
+use mcias_core::error::{Error, ErrorKind};
+use mcias_core::idm::oidc::{ClientAuth, TokenSet};
+use mcias_core::idm::{Caller, Idm};
+use zeroize::Zeroizing;
 
 /// Largest accepted form body.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -181,8 +188,60 @@ fn token_answer(
     res
 }
 
+/// A domain error of the application grants as an RFC 6749 section 5.2
+/// answer: the error code is the OAuth name when the domain gave one.
+fn grant_error(e: &Error) -> Response<Body> {
+    let (status, code) = match (e.kind, e.code) {
+        (_, "invalid_client") => (StatusCode::UNAUTHORIZED, "invalid_client"),
+        (_, c @ ("invalid_grant" | "unauthorized_client" | "invalid_scope")) => {
+            (StatusCode::BAD_REQUEST, c)
+        }
+        (ErrorKind::InvalidArgument, _) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        (ErrorKind::ResourceExhausted, _) => {
+            (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable")
+        }
+        (ErrorKind::Unauthenticated, _) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        _ => {
+            tracing::error!(error = %e, "token endpoint");
+            return oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            );
+        }
+    };
+    oauth_error(status, code, &e.message)
+}
+
+/// The RFC 6749 section 5.1 answer of an application grant.
+fn token_set_answer(t: TokenSet) -> Response<Body> {
+    let mut body = json!({
+        "access_token": t.access_token.as_str(),
+        "token_type": "Bearer",
+        "expires_in": t.expires_in.max(0),
+        "scope": t.scope,
+    });
+    if let Some(id) = &t.id_token {
+        body["id_token"] = json!(id);
+    }
+    if let Some(r) = &t.refresh_token {
+        body["refresh_token"] = json!(r.as_str());
+    }
+    let mut res = rest::json_response(StatusCode::OK, &body);
+    no_store(res.headers_mut());
+    res
+}
+
+fn caller_of(extensions: &http::Extensions) -> Caller {
+    Caller {
+        principal: None,
+        peer: extensions.get::<PeerAddr>().map(|p| p.0.to_string()),
+    }
+}
+
 /// `POST /oauth2/token`.
-pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Response<Body> {
+pub async fn token(state: &RestState, idm: &Idm, req: Request<Incoming>) -> Response<Body> {
+    let now = idm.now();
     let (parts, form) = match read_form(req).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -197,8 +256,75 @@ pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Respo
             )
         }),
     };
+    let client_auth = creds.as_ref().map(|(id, secret)| ClientAuth {
+        client_id: id.clone(),
+        secret: (!secret.is_empty()).then(|| Zeroizing::new(secret.clone())),
+    });
     // The grants authenticate by their own parameters, never by a header.
     match param(&form, "grant_type") {
+        Some("authorization_code") => {
+            let Some(auth) = client_auth else {
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client authentication is required (client_secret_basic, client_secret_post, or client_id for a public client)",
+                );
+            };
+            let (Some(code), Some(redirect_uri)) =
+                (param(&form, "code"), param(&form, "redirect_uri"))
+            else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code and redirect_uri are required",
+                );
+            };
+            let caller = caller_of(&parts.extensions);
+            let client = match idm.authenticate_client(&auth).await {
+                Ok(c) => c,
+                Err(e) => return grant_error(&e),
+            };
+            match idm
+                .exchange_code(
+                    &caller,
+                    &client,
+                    code,
+                    redirect_uri,
+                    param(&form, "code_verifier"),
+                )
+                .await
+            {
+                Ok(t) => token_set_answer(t),
+                Err(e) => grant_error(&e),
+            }
+        }
+        Some("refresh_token") if client_auth.is_some() => {
+            let Some(refresh) = param(&form, "refresh_token") else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required",
+                );
+            };
+            let caller = caller_of(&parts.extensions);
+            let client = match client_auth.as_ref() {
+                Some(auth) => match idm.authenticate_client(auth).await {
+                    Ok(c) => c,
+                    Err(e) => return grant_error(&e),
+                },
+                None => {
+                    return oauth_error(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        "client authentication is required",
+                    );
+                }
+            };
+            match idm.refresh_for_client(&caller, &client, refresh).await {
+                Ok(t) => token_set_answer(t),
+                Err(e) => grant_error(&e),
+            }
+        }
         Some("refresh_token") => {
             let Some(refresh) = param(&form, "refresh_token") else {
                 return oauth_error(
@@ -257,7 +383,7 @@ pub async fn token(state: &RestState, now: i64, req: Request<Incoming>) -> Respo
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             &format!(
-                "grant_type {:?} is not supported; use refresh_token or client_credentials",
+                "grant_type {:?} is not supported; use authorization_code, refresh_token or client_credentials",
                 other.chars().take(40).collect::<String>()
             ),
         ),
@@ -375,5 +501,63 @@ pub async fn revoke(state: &RestState, req: Request<Incoming>) -> Response<Body>
             res
         }
         Err(s) => status_error(&s),
+    }
+}
+
+/// A 401 for a Bearer-protected route (RFC 6750 section 3).
+fn bearer_error(status: StatusCode, error: &'static str, description: &str) -> Response<Body> {
+    let mut res = rest::json_response(
+        status,
+        &json!({ "error": error, "error_description": description }),
+    );
+    no_store(res.headers_mut());
+    let challenge = format!("Bearer realm=\"mcias\", error=\"{error}\"");
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// `GET` or `POST /oauth2/userinfo` with `Authorization: Bearer`.
+pub async fn userinfo(idm: &Idm, req: Request<Incoming>) -> Response<Body> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let Some(token) = token else {
+        let mut res = bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request",
+            "an access token is required (Authorization: Bearer)",
+        );
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"mcias\""),
+        );
+        return res;
+    };
+    match idm.userinfo(&token).await {
+        Ok(claims) => {
+            let mut res = rest::json_response(StatusCode::OK, &serde_json::Value::Object(claims));
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) if e.code == "insufficient_scope" => {
+            bearer_error(StatusCode::FORBIDDEN, "insufficient_scope", &e.message)
+        }
+        Err(e) if e.kind == ErrorKind::Unauthenticated => {
+            bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &e.message)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "userinfo");
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            )
+        }
     }
 }

@@ -34,7 +34,7 @@ use super::pb::{
 };
 use super::permissions::PermissionTable;
 use super::rest::{self, RestState, RouteTable};
-use super::{oauth, pb, tls, wellknown};
+use super::{oauth, pb, tls, web, wellknown};
 use mcias_core::config::Config;
 use mcias_core::error::{Error, Result};
 use mcias_core::idm::{Idm, ServingLock};
@@ -57,6 +57,7 @@ struct Shared {
     issuer: String,
     openapi: Bytes,
     cors: Vec<String>,
+    web: web::Web,
 }
 
 /// A running server.
@@ -241,6 +242,7 @@ pub async fn start_on(
         issuer: config.tokens.issuer.clone(),
         openapi,
         cors: config.server.cors_allowed_origins.clone(),
+        web: web::Web::new(idm.clone(), config.tokens.issuer.clone()),
     });
 
     let local_addr = listener
@@ -519,11 +521,18 @@ async fn http_route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     match (get, req.uri().path()) {
         (true, "/.well-known/jwks.json") => wellknown::jwks(&shared.idm, req.headers()),
         (true, "/.well-known/openid-configuration") => wellknown::discovery(&shared.issuer),
+        (true, "/.well-known/oauth-authorization-server") => {
+            wellknown::authorization_server_metadata(&shared.issuer)
+        }
+        (_, "/oauth2/userinfo") if get || req.method() == Method::POST => {
+            oauth::userinfo(&shared.idm, req).await
+        }
+        (_, p) if web::serves(p) => shared.web.serve(req).await,
         (true, "/healthz") => wellknown::healthz(),
         (true, "/readyz") => wellknown::readyz(&shared.idm).await,
         (true, "/metrics") => wellknown::metrics(&shared.idm, &shared.metrics, req.headers()),
         (false, "/oauth2/token") if req.method() == Method::POST => {
-            oauth::token(&shared.rest, shared.idm.now(), req).await
+            oauth::token(&shared.rest, &shared.idm, req).await
         }
         (false, "/oauth2/introspect") if req.method() == Method::POST => {
             oauth::introspect(&shared.rest, req).await

@@ -44,28 +44,71 @@ pub fn jwks(idm: &Idm, headers: &HeaderMap) -> Response<Body> {
     res
 }
 
-/// `GET /.well-known/openid-configuration`: what exists, nothing more.
-pub fn discovery(issuer: &str) -> Response<Body> {
+/// The metadata both discovery documents share (RFC 8414 section 2).
+fn server_metadata(issuer: &str) -> serde_json::Map<String, serde_json::Value> {
+    use mcias_core::idm::oidc::STANDARD_SCOPES;
     let base = issuer.trim_end_matches('/');
+    let value = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
+        "end_session_endpoint": format!("{base}/oauth2/end_session"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "introspection_endpoint": format!("{base}/oauth2/introspect"),
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "scopes_supported": STANDARD_SCOPES,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["bearer"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        "authorization_response_iss_parameter_supported": true,
+        "service_documentation": format!("{base}/openapi.json"),
+    });
+    match value {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0
+/// section 3).
+pub fn discovery(issuer: &str) -> Response<Body> {
+    use mcias_core::idm::oidc::CLAIMS;
+    let mut m = server_metadata(issuer);
+    for (k, v) in [
+        ("subject_types_supported", serde_json::json!(["public"])),
+        (
+            "id_token_signing_alg_values_supported",
+            serde_json::json!(["RS256", "EdDSA"]),
+        ),
+        (
+            "userinfo_signing_alg_values_supported",
+            serde_json::json!(["none"]),
+        ),
+        ("claims_supported", serde_json::json!(CLAIMS)),
+        ("claims_parameter_supported", serde_json::json!(false)),
+        ("request_parameter_supported", serde_json::json!(false)),
+        ("request_uri_parameter_supported", serde_json::json!(false)),
+        ("acr_values_supported", serde_json::json!(["1", "2"])),
+        (
+            "prompt_values_supported",
+            serde_json::json!(["none", "login", "consent", "select_account"]),
+        ),
+    ] {
+        m.insert(k.to_owned(), v);
+    }
+    json_response(StatusCode::OK, &serde_json::Value::Object(m))
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub fn authorization_server_metadata(issuer: &str) -> Response<Body> {
     json_response(
         StatusCode::OK,
-        &serde_json::json!({
-            "issuer": issuer,
-            "jwks_uri": format!("{base}/.well-known/jwks.json"),
-            "id_token_signing_alg_values_supported": ["EdDSA"],
-            "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
-            "subject_types_supported": ["public"],
-            "token_endpoint": format!("{base}/oauth2/token"),
-            "introspection_endpoint": format!("{base}/oauth2/introspect"),
-            "revocation_endpoint": format!("{base}/oauth2/revoke"),
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "introspection_endpoint_auth_methods_supported": ["bearer"],
-            "revocation_endpoint_auth_methods_supported": ["none"],
-            "response_types_supported": [],
-            "grant_types_supported": ["refresh_token", "client_credentials"],
-            "claims_supported": ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "roles", "typ"],
-            "service_documentation": format!("{base}/openapi.json"),
-        }),
+        &serde_json::Value::Object(server_metadata(issuer)),
     )
 }
 

@@ -176,6 +176,25 @@ impl Idm {
             .await
     }
 
+    /// Removes the caller's own TOTP after checking a current code from it
+    /// (a wrong code is a recorded sign-in failure, backed off like one).
+    pub async fn remove_own_totp(&self, caller: &Caller, code: &str) -> Result<()> {
+        let p = caller.principal()?;
+        let account = self.live_account(&p.account_id).await?;
+        if !account.totp_enabled {
+            return Err(Error::precondition(
+                "totp_not_enabled",
+                "TOTP is not enabled for this account",
+            ));
+        }
+        if code.len() > 16 {
+            return Err(Error::invalid("field_too_long", "the code is too long"));
+        }
+        self.check_totp(caller, &account, &account.username, code)
+            .await?;
+        self.remove_totp(caller, &account.id).await
+    }
+
     /// Removes an account's TOTP factor.
     pub async fn remove_totp(&self, caller: &Caller, account_id: &str) -> Result<()> {
         let audit = self.audit(

@@ -7,11 +7,13 @@
 
 mod authorize;
 mod grant;
+mod logout;
 mod session;
 mod userinfo;
 
 pub use authorize::{AuthorizeError, AuthorizeParams, AuthorizeRequest, Next};
 pub use grant::{ClientAuth, TokenSet};
+pub use logout::EndSession;
 pub use session::{NewSession, SignIn};
 
 use sha2::{Digest, Sha256};
@@ -105,5 +107,58 @@ impl SignJwt for crate::idm::keyring::Keys {
             "{input}.{}",
             crate::crypto::b64url(&sig.to_bytes())
         ))
+    }
+}
+
+/// Verification of any JWT signed by one of our keys (claims unchecked).
+pub(crate) trait VerifyJwt {
+    /// The claims of a token our keys signed.
+    fn verify_jwt(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, crate::crypto::jwt::JwtError>;
+}
+
+impl VerifyJwt for crate::idm::keyring::Keys {
+    fn verify_jwt(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, crate::crypto::jwt::JwtError>
+    {
+        use crate::crypto::b64url_decode;
+        use crate::crypto::jwt::{JwtError, KeyLookup};
+        if token.len() > crate::crypto::jwt::MAX_TOKEN_LEN {
+            return Err(JwtError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(c64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwtError::Malformed);
+        };
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&b64url_decode(h64).ok_or(JwtError::Malformed)?)
+                .map_err(|_| JwtError::Malformed)?;
+        if header.get("alg").and_then(|a| a.as_str()) != Some("EdDSA") {
+            return Err(JwtError::Algorithm(String::new()));
+        }
+        let kid = header
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .ok_or(JwtError::UnknownKey)?;
+        let key = self.at(now).key(kid).ok_or(JwtError::UnknownKey)?;
+        let sig: [u8; 64] = b64url_decode(s64)
+            .ok_or(JwtError::Signature)?
+            .try_into()
+            .map_err(|_| JwtError::Signature)?;
+        key.verify_strict(
+            &token.as_bytes()[..h64.len() + 1 + c64.len()],
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| JwtError::Signature)?;
+        serde_json::from_slice(&b64url_decode(c64).ok_or(JwtError::Malformed)?)
+            .map_err(|_| JwtError::Malformed)
     }
 }

@@ -293,4 +293,45 @@ impl Idm {
             .ok_or_else(|| Error::not_found("session"))?;
         self.web_sign_out(caller, &target).await
     }
+
+    /// The caller a page acts as: the session's account with its current
+    /// roles, so pages call the same domain operations, with the same
+    /// permission checks and audit, as the API.
+    pub async fn session_caller(
+        &self,
+        session: &WebSession,
+        peer: Option<String>,
+    ) -> Result<Caller> {
+        let account = self.live_account(&session.account_id).await?;
+        let roles = self.store.roles(account.id.clone()).await?;
+        Ok(Caller {
+            principal: Some(crate::idm::Principal {
+                account_id: account.id,
+                roles,
+                jti: String::new(),
+                expires_at: session.expires_at,
+                typ: account.account_type.as_str().to_owned(),
+            }),
+            peer,
+        })
+    }
+
+    /// 32 bytes from the injected random source (cookie values of the
+    /// pages).
+    pub fn random_bytes(&self) -> [u8; 32] {
+        crate::clock::random_array(self.rng.as_ref())
+    }
+
+    /// A key for the pages (e.g. CSRF tokens), derived from the master key
+    /// for `context`: the same on every replica, never stored.
+    pub fn page_key(&self, context: &str) -> Zeroizing<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let mut out = Zeroizing::new([0u8; 32]);
+        if let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(self.key.as_bytes()) {
+            mac.update(b"mcias page key: ");
+            mac.update(context.as_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
 }
