@@ -6,6 +6,7 @@
 mod clients;
 mod fairness;
 mod kit;
+mod oidc;
 mod profiles;
 
 use kit::{ADMIN_PASSWORD, Kit, Options, anonymous, assert_kind, pw};
