@@ -109,11 +109,11 @@ pub(super) fn scope_claims(
         }
         out.insert("updated_at".into(), json!(account.updated_at));
     }
-    if scopes.contains(&"email") {
-        if let Some(e) = &p.email {
-            out.insert("email".into(), json!(e));
-            out.insert("email_verified".into(), json!(p.email_verified));
-        }
+    if scopes.contains(&"email")
+        && let Some(e) = &p.email
+    {
+        out.insert("email".into(), json!(e));
+        out.insert("email_verified".into(), json!(p.email_verified));
     }
     if scopes.contains(&"roles") {
         out.insert("roles".into(), json!(roles));
