@@ -40,12 +40,72 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<B
     );
     no_store(res.headers_mut());
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"mcias\""),
-        );
+        // RFC 6750 section 3 for a refused Bearer token, HTTP Basic for a
+        // refused client.
+        let challenge = if error == "invalid_token" {
+            "Bearer realm=\"mcias\", error=\"invalid_token\""
+        } else {
+            "Basic realm=\"mcias\""
+        };
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     }
     res
+}
+
+/// The client credentials a request carries (HTTP Basic, or `client_id`
+/// and `client_secret` in the form), when it carries a secret.
+fn client_secret_auth(
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<Option<ClientAuth>, Response<Body>> {
+    let creds = match basic_credentials(headers) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e)),
+        None => match (param(form, "client_id"), param(form, "client_secret")) {
+            (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
+            _ => None,
+        },
+    };
+    Ok(creds.map(|(id, secret)| ClientAuth {
+        client_id: id,
+        secret: Some(Zeroizing::new(secret)),
+    }))
+}
+
+/// Introspection or revocation by an authenticated client (RFC 7662 and
+/// RFC 7009 section 2.1): only about its own tokens.
+async fn for_client(
+    idm: &Idm,
+    auth: ClientAuth,
+    parts: &http::request::Parts,
+    token: &str,
+    revoke: bool,
+) -> Response<Body> {
+    let client = match idm.authenticate_client(&auth).await {
+        Ok(c) => c,
+        Err(e) => return grant_error(&e),
+    };
+    let answer = if revoke {
+        idm.revoke_for_client(&caller_of(&parts.extensions), &client, token)
+            .await
+            .map(|()| None)
+    } else {
+        idm.introspect_for_client(&client, token).await.map(Some)
+    };
+    match answer {
+        Ok(Some(body)) => {
+            let mut res = rest::json_response(StatusCode::OK, &serde_json::Value::Object(body));
+            no_store(res.headers_mut());
+            res
+        }
+        Ok(None) => {
+            let mut res = Response::new(Body::empty());
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => grant_error(&e),
+    }
 }
 
 fn no_store(h: &mut HeaderMap) {
@@ -419,8 +479,9 @@ fn status_error(s: &tonic::Status) -> Response<Body> {
     }
 }
 
-/// `POST /oauth2/introspect`: the caller authenticates with a Bearer token.
-pub async fn introspect(state: &RestState, req: Request<Incoming>) -> Response<Body> {
+/// `POST /oauth2/introspect`: the caller authenticates as a client
+/// (`client_secret_basic`, `client_secret_post`) or with a Bearer token.
+pub async fn introspect(state: &RestState, idm: &Idm, req: Request<Incoming>) -> Response<Body> {
     let (parts, form) = match read_form(req).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -432,6 +493,11 @@ pub async fn introspect(state: &RestState, req: Request<Incoming>) -> Response<B
             "token is required",
         );
     };
+    match client_secret_auth(&parts.headers, &form) {
+        Err(res) => return res,
+        Ok(Some(auth)) => return for_client(idm, auth, &parts, token, false).await,
+        Ok(None) => {}
+    }
     let req = IntrospectTokenRequest {
         token: token.to_owned(),
         token_type_hint: param(&form, "token_type_hint")
@@ -472,8 +538,9 @@ pub async fn introspect(state: &RestState, req: Request<Incoming>) -> Response<B
     }
 }
 
-/// `POST /oauth2/revoke`: always 200 for a well-formed request.
-pub async fn revoke(state: &RestState, req: Request<Incoming>) -> Response<Body> {
+/// `POST /oauth2/revoke`: always 200 for a well-formed request. A client
+/// that authenticates revokes only its own tokens.
+pub async fn revoke(state: &RestState, idm: &Idm, req: Request<Incoming>) -> Response<Body> {
     let (parts, form) = match read_form(req).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -485,6 +552,11 @@ pub async fn revoke(state: &RestState, req: Request<Incoming>) -> Response<Body>
             "token is required",
         );
     };
+    match client_secret_auth(&parts.headers, &form) {
+        Err(res) => return res,
+        Ok(Some(auth)) => return for_client(idm, auth, &parts, token, true).await,
+        Ok(None) => {}
+    }
     let req = RevokeTokenValueRequest {
         token: token.to_owned(),
         token_type_hint: param(&form, "token_type_hint")

@@ -535,10 +535,10 @@ async fn http_route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             oauth::token(&shared.rest, &shared.idm, req).await
         }
         (false, "/oauth2/introspect") if req.method() == Method::POST => {
-            oauth::introspect(&shared.rest, req).await
+            oauth::introspect(&shared.rest, &shared.idm, req).await
         }
         (false, "/oauth2/revoke") if req.method() == Method::POST => {
-            oauth::revoke(&shared.rest, req).await
+            oauth::revoke(&shared.rest, &shared.idm, req).await
         }
         (true, "/openapi.json") => {
             let mut r = Response::new(Body::from(shared.openapi.clone()));
@@ -548,10 +548,26 @@ async fn http_route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             );
             r
         }
-        _ => match rest::handle(&shared.rest, req).await {
-            Ok(r) => r,
-            Err(never) => match never {},
-        },
+        _ => {
+            let bearer = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+            let mut res = match rest::handle(&shared.rest, req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            // RFC 6750 section 3: a refused token is named as such; a
+            // request without one gets the bare challenge.
+            if bearer && res.status() == http::StatusCode::UNAUTHORIZED {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"mcias\", error=\"invalid_token\""),
+                );
+            }
+            res
+        }
     }
 }
 

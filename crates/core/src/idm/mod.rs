@@ -402,11 +402,15 @@ impl Idm {
     }
 
     /// Deletes token rows and in-memory revocations that expired more than
-    /// the JWT leeway ago. Returns how many rows were deleted.
+    /// the JWT leeway ago, and authorization codes and browser sessions
+    /// that expired or ended more than a day ago (a code presented again
+    /// within that day still revokes what it issued). Returns how many rows
+    /// were deleted.
     pub async fn prune(&self) -> Result<usize> {
         let cutoff = self.clock.now() - jwt::LEEWAY_SECS - 1;
         self.revoked.prune(cutoff);
         let n = self.store.prune_tokens(cutoff).await?;
+        let n = n + self.store.prune_oidc(cutoff - 86_400).await?;
         Ok(n + self.store.prune_refresh_tokens(cutoff).await?)
     }
 

@@ -396,20 +396,28 @@ impl Idm {
         }
         let now = self.clock.now();
         if looks_like_jwt(token) {
-            if let Ok(c) = self.verify_jwt(token) {
+            // An API token, or one issued to an application.
+            let jti = match self.verify_jwt(token) {
+                Ok(c) => Some(c.jti),
+                Err(_) => self
+                    .verify_client_access(token)
+                    .ok()
+                    .and_then(|c| c.get("jti").and_then(|j| j.as_str()).map(str::to_owned)),
+            };
+            if let Some(jti) = jti {
                 let audit = self.audit(
                     "token_revoke",
                     caller,
-                    Some(&c.jti),
+                    Some(&jti),
                     Outcome::Success,
                     json!({ "reason": "revoked by value" }),
                 );
                 if let Some(exp) = self
                     .store
-                    .revoke_token(c.jti.clone(), "revoked by value".into(), now, audit)
+                    .revoke_token(jti.clone(), "revoked by value".into(), now, audit)
                     .await?
                 {
-                    self.revoked.insert(c.jti, exp);
+                    self.revoked.insert(jti, exp);
                 }
             }
             return Ok(());
