@@ -47,8 +47,10 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<B
         } else {
             "Basic realm=\"mcias\""
         };
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
     }
     res
 }
