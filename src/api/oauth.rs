@@ -56,7 +56,9 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<B
 }
 
 /// The client credentials a request carries (HTTP Basic, or `client_id`
-/// and `client_secret` in the form), when it carries a secret.
+/// and `client_secret` in the form), when it carries a secret. The error is
+/// the ready 401.
+#[allow(clippy::result_large_err)]
 fn client_secret_auth(
     headers: &HeaderMap,
     form: &[(String, String)],
