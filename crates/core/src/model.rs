@@ -499,7 +499,7 @@ pub struct ClientRecord {
     pub grant_types: Vec<GrantType>,
     /// Allowed scopes, sorted.
     pub scopes: Vec<String>,
-    /// Access-token audience; empty for the server's default.
+    /// Access-token audience; empty for the client id.
     pub audience: String,
     /// Access-token lifetime in seconds; 0 for the server's default.
     pub access_token_ttl: i64,

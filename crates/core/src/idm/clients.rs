@@ -45,7 +45,7 @@ pub struct ClientSpec {
     pub grant_types: Vec<GrantType>,
     /// Allowed scopes.
     pub scopes: Vec<String>,
-    /// Access-token audience; empty for the default.
+    /// Access-token audience; empty for the client id.
     pub audience: String,
     /// Access-token lifetime in seconds; 0 for the default.
     pub access_token_ttl: i64,

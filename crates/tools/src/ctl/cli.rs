@@ -320,7 +320,7 @@ pub struct ClientSettings {
     /// An allowed scope. Repeat for more.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
-    /// The access tokens' audience (empty: the server's default).
+    /// The access tokens' audience (empty: the client id).
     #[arg(long)]
     pub audience: Option<String>,
     /// Access-token lifetime in seconds (60 to 86400; 0: the server's default).

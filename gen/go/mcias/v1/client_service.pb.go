@@ -210,7 +210,8 @@ type OAuthClient struct {
 	// The scopes the client may request (RFC 6749 scope tokens).
 	Scopes []string `protobuf:"bytes,7,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// The audience (`aud`) of the access tokens issued to the client; empty
-	// means the server's default.
+	// means the client id. Tokens for another audience than the server's own
+	// (tokens.audience) are not accepted by the MCIAS API.
 	Audience string `protobuf:"bytes,8,opt,name=audience,proto3" json:"audience,omitempty"`
 	// Access-token lifetime in seconds (60 to 86400); 0 means the server's
 	// default.

@@ -78,7 +78,8 @@ export type OAuthClient = Message<"mcias.v1.OAuthClient"> & {
 
   /**
    * The audience (`aud`) of the access tokens issued to the client; empty
-   * means the server's default.
+   * means the client id. Tokens for another audience than the server's own
+   * (tokens.audience) are not accepted by the MCIAS API.
    *
    * @generated from field: string audience = 8;
    */
