@@ -657,3 +657,21 @@ pub struct OAuthGrant {
     /// Creation time.
     pub created_at: i64,
 }
+
+/// A live refresh-token family of an account: an API sign-in, or a grant
+/// to an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyInfo {
+    /// The family id.
+    pub family_id: String,
+    /// The application holding it, when it is a grant.
+    pub client_id: Option<String>,
+    /// Granted scopes of an application's grant.
+    pub scope: Option<String>,
+    /// When the family began.
+    pub created_at: i64,
+    /// When its current refresh token was issued (last use).
+    pub last_used: i64,
+    /// When its current refresh token expires.
+    pub expires_at: i64,
+}

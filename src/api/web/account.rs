@@ -38,6 +38,15 @@ struct SessionLine {
 }
 
 #[derive(Serialize)]
+struct FamilyLine {
+    family_id: String,
+    client_name: Option<String>,
+    scope: String,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Serialize)]
 struct TotpSetup {
     qr: String,
     secret: String,
@@ -60,6 +69,7 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "totp_on" => "Two-step verification is on.",
         "totp_off" => "Two-step verification is off.",
         "session_ended" => "That session was signed out.",
+        "access_revoked" => "That access was revoked.",
         _ => return None,
     })
 }
@@ -93,6 +103,30 @@ impl Web {
             Ok(s) => s,
             Err(e) => return error_for(&e),
         };
+        let families = match self.idm.own_families(session).await {
+            Ok(f) => f,
+            Err(e) => return error_for(&e),
+        };
+        let mut family_lines = Vec::with_capacity(families.len());
+        for f in families {
+            let client_name = match &f.client_id {
+                Some(id) => Some(
+                    self.idm
+                        .get_client(id)
+                        .await
+                        .map(|c| c.name)
+                        .unwrap_or_else(|_| id.clone()),
+                ),
+                None => None,
+            };
+            family_lines.push(FamilyLine {
+                family_id: f.family_id,
+                client_name,
+                scope: f.scope.unwrap_or_default(),
+                created: when(f.created_at),
+                last_used: when(f.last_used),
+            });
+        }
         let p = &account.profile;
         let view = AccountView {
             username: account.username.clone(),
@@ -129,6 +163,7 @@ impl Web {
                 signed_in_as => account.username,
                 account => view,
                 sessions => lines,
+                families => family_lines,
                 notice => notice(note),
                 error,
                 totp_setup,
@@ -264,6 +299,13 @@ impl Web {
                 let sid = field("sid").unwrap_or_default();
                 match self.idm.end_own_web_session(&caller, session, &sid).await {
                     Ok(()) => page::redirect("/account?done=session_ended"),
+                    Err(e) => again(e).await,
+                }
+            }
+            "/account/access/revoke" => {
+                let family = field("family").unwrap_or_default();
+                match self.idm.revoke_own_family(&caller, session, &family).await {
+                    Ok(()) => page::redirect("/account?done=access_revoked"),
                     Err(e) => again(e).await,
                 }
             }

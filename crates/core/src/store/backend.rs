@@ -22,9 +22,9 @@ use std::pin::Pin;
 use crate::error::Result;
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
-    CodeOutcome, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant, PgCredsRecord,
-    Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord, SourceFailures,
-    TokenRecord, WebSession,
+    CodeOutcome, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
+    PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
+    SourceFailures, TokenRecord, WebSession,
 };
 
 /// The future of a store call.
@@ -427,6 +427,20 @@ pub trait Backend: Send + Sync + Debug {
 
     /// The grant behind a refresh-token family, when an application holds it.
     fn oauth_grant(&self, family_id: String) -> StoreFuture<'_, Option<OAuthGrant>>;
+
+    /// An account's live refresh-token families (API sign-ins and grants to
+    /// applications), newest first, at most 100.
+    fn account_families(&self, account_id: String, now: i64) -> StoreFuture<'_, Vec<FamilyInfo>>;
+
+    /// Revokes one family of `account_id` with `audit`: the access tokens
+    /// revoked, or `None` (nothing written) when it is not the account's.
+    fn revoke_account_family(
+        &self,
+        account_id: String,
+        family_id: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, Option<Vec<(String, i64)>>>;
 
     /// Deletes codes that expired and sessions that ended or expired before
     /// `before`; how many rows went.

@@ -28,6 +28,8 @@ use crate::model::{
     RefreshKeyRecord, RefreshOutcome, SigningAlg, SigningKeyRecord, SourceFailures, TokenKind,
 };
 
+mod oidc;
+
 /// One area of the suite, run against a fresh backend.
 pub type Area = for<'a> fn(&'a dyn Backend) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
 
@@ -50,6 +52,7 @@ pub fn areas() -> Vec<(&'static str, Area)> {
         ("refresh_keys", |s| Box::pin(refresh_keys(s))),
         ("pg_creds", |s| Box::pin(pg_creds(s))),
         ("oauth_clients", |s| Box::pin(oauth_clients(s))),
+        ("oidc", |s| Box::pin(oidc::oidc(s))),
         ("config_values", |s| Box::pin(config_values(s))),
         ("lock_and_health", |s| Box::pin(lock_and_health(s))),
     ]

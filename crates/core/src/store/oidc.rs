@@ -11,7 +11,8 @@ use super::tokens::insert_token;
 use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditEntry, AuthCode, CodeOutcome, NewRefresh, NewToken, OAuthGrant, SessionStage, WebSession,
+    AuditEntry, AuthCode, CodeOutcome, FamilyInfo, NewRefresh, NewToken, OAuthGrant, SessionStage,
+    WebSession,
 };
 
 fn to_json(v: &[String]) -> Result<String> {
@@ -427,6 +428,66 @@ impl Store {
                 Ok(g)
             })
             .transpose()
+        })
+        .await
+    }
+
+    /// An account's live refresh-token families (those with an unused,
+    /// unrevoked, unexpired token), newest first, at most 100.
+    pub async fn account_families(&self, account_id: String, now: i64) -> Result<Vec<FamilyInfo>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT r.family_id, g.client_id, g.scope,
+                            (SELECT MIN(issued_at) FROM refresh_tokens f WHERE f.family_id = r.family_id),
+                            r.issued_at, r.expires_at
+                     FROM refresh_tokens r LEFT JOIN oauth_grants g ON g.family_id = r.family_id
+                     WHERE r.account_id = ?1 AND r.used_at IS NULL AND r.revoked_at IS NULL
+                       AND r.expires_at > ?2
+                     ORDER BY r.issued_at DESC LIMIT 100",
+                )
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![account_id, now], |r| {
+                    Ok(FamilyInfo {
+                        family_id: r.get(0)?,
+                        client_id: r.get(1)?,
+                        scope: r.get(2)?,
+                        created_at: r.get(3)?,
+                        last_used: r.get(4)?,
+                        expires_at: r.get(5)?,
+                    })
+                })
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
+        })
+        .await
+    }
+
+    /// Revokes a family of `account_id` (its refresh tokens and access
+    /// tokens) with `audit`; the access tokens revoked, or `None` when the
+    /// family is not the account's.
+    pub async fn revoke_account_family(
+        &self,
+        account_id: String,
+        family_id: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<Option<Vec<(String, i64)>>> {
+        self.write(move |tx| {
+            let owned: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?1 AND account_id = ?2)",
+                    params![family_id, account_id],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            if !owned {
+                return Ok(None);
+            }
+            let revoked = revoke_family(tx, &family_id, now, "revoked by owner")?;
+            append(tx, &audit)?;
+            Ok(Some(revoked))
         })
         .await
     }

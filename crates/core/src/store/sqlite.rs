@@ -8,9 +8,9 @@ use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
-    CodeOutcome, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant, PgCredsRecord,
-    Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord, SourceFailures,
-    TokenRecord, WebSession,
+    CodeOutcome, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
+    PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
+    SourceFailures, TokenRecord, WebSession,
 };
 
 impl Store {
@@ -101,6 +101,9 @@ impl Backend for Store {
             refresh: Option<NewRefresh>, audit: AuditEntry) -> ();
         oauth_grant(family_id: String) -> Option<OAuthGrant>;
         prune_oidc(before: i64) -> usize;
+        account_families(account_id: String, now: i64) -> Vec<FamilyInfo>;
+        revoke_account_family(account_id: String, family_id: String, now: i64, audit: AuditEntry)
+            -> Option<Vec<(String, i64)>>;
         append_audit(entry: AuditEntry) -> ();
         list_audit(filter: AuditFilter, limit: u32) -> Vec<AuditRecord>;
         ping() -> ();

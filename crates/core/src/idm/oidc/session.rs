@@ -13,7 +13,7 @@ use super::secret_hash;
 use crate::error::{Error, Result};
 use crate::idm::login::CheckedPassword;
 use crate::idm::{Caller, Idm};
-use crate::model::{AccountStatus, Outcome, SessionStage, WebSession};
+use crate::model::{AccountStatus, FamilyInfo, Outcome, SessionStage, WebSession};
 
 /// How long the password step waits for the second factor.
 const SECOND_FACTOR_SECS: i64 = 300;
@@ -292,6 +292,48 @@ impl Idm {
             .find(|s| s.sid == sid)
             .ok_or_else(|| Error::not_found("session"))?;
         self.web_sign_out(caller, &target).await
+    }
+
+    /// The account's live refresh-token families: its API sign-ins and the
+    /// applications it granted access, newest first.
+    pub async fn own_families(&self, session: &WebSession) -> Result<Vec<FamilyInfo>> {
+        self.store
+            .account_families(session.account_id.clone(), self.clock.now())
+            .await
+    }
+
+    /// Revokes one of the account's families (an API sign-in, or an
+    /// application's access); NOT_FOUND when it is not the account's.
+    /// Audited as `refresh_family_revoke`.
+    pub async fn revoke_own_family(
+        &self,
+        caller: &Caller,
+        session: &WebSession,
+        family_id: &str,
+    ) -> Result<()> {
+        if family_id.is_empty() || family_id.len() > 64 {
+            return Err(Error::not_found("session"));
+        }
+        let mut audit = self.audit(
+            "refresh_family_revoke",
+            caller,
+            Some(&session.account_id),
+            Outcome::Success,
+            json!({ "family": family_id, "via": "web" }),
+        );
+        audit.actor_id = Some(session.account_id.clone());
+        let revoked = self
+            .store
+            .revoke_account_family(
+                session.account_id.clone(),
+                family_id.to_owned(),
+                self.clock.now(),
+                audit,
+            )
+            .await?
+            .ok_or_else(|| Error::not_found("session"))?;
+        self.mirror_revocations(revoked);
+        Ok(())
     }
 
     /// The caller a page acts as: the session's account with its current
