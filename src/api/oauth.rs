@@ -384,7 +384,10 @@ pub async fn token(state: &RestState, idm: &Idm, req: Request<Incoming>) -> Resp
                     );
                 }
             };
-            match idm.refresh_for_client(&caller, &client, refresh).await {
+            match idm
+                .refresh_for_client(&caller, &client, refresh, param(&form, "scope"))
+                .await
+            {
                 Ok(t) => token_set_answer(t),
                 Err(e) => grant_error(&e),
             }

@@ -181,16 +181,35 @@ async fn sign_in_consent_code_tokens_userinfo_refresh_and_sign_out() {
     let other = k.idm.get_client("other").await.unwrap();
     assert!(
         k.idm
-            .refresh_for_client(&anonymous(), &other, &refresh)
+            .refresh_for_client(&anonymous(), &other, &refresh, None)
             .await
             .is_err()
     );
     // The refused attempts did not use the token up.
-    let t2 = k
+    let wider = k
         .idm
-        .refresh_for_client(&anonymous(), &client, &refresh)
+        .refresh_for_client(&anonymous(), &client, &refresh, Some("openid profile"))
+        .await
+        .unwrap_err();
+    assert_eq!(wider.code, "invalid_scope");
+    let narrow = k
+        .idm
+        .refresh_for_client(&anonymous(), &client, &refresh, Some("email"))
         .await
         .unwrap();
+    assert_eq!(narrow.scope, "email");
+    assert!(narrow.id_token.is_none(), "openid was not asked for");
+    let t2 = k
+        .idm
+        .refresh_for_client(
+            &anonymous(),
+            &client,
+            narrow.refresh_token.as_ref().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(t2.scope, "openid email", "the grant keeps its scope");
     assert!(t2.id_token.is_some());
     assert!(k.idm.userinfo(&t2.access_token).await.is_ok());
     // Signing out ends the session and everything issued from it.
@@ -202,7 +221,12 @@ async fn sign_in_consent_code_tokens_userinfo_refresh_and_sign_out() {
     );
     assert!(
         k.idm
-            .refresh_for_client(&anonymous(), &client, t2.refresh_token.as_ref().unwrap())
+            .refresh_for_client(
+                &anonymous(),
+                &client,
+                t2.refresh_token.as_ref().unwrap(),
+                None
+            )
             .await
             .is_err()
     );
@@ -236,7 +260,12 @@ async fn a_code_is_single_use_and_reuse_revokes_what_it_issued() {
     );
     assert!(
         k.idm
-            .refresh_for_client(&anonymous(), &client, t.refresh_token.as_ref().unwrap())
+            .refresh_for_client(
+                &anonymous(),
+                &client,
+                t.refresh_token.as_ref().unwrap(),
+                None
+            )
             .await
             .is_err()
     );

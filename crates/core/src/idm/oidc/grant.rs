@@ -385,12 +385,14 @@ impl Idm {
 
     /// The `refresh_token` grant for an application: the refresh token must
     /// belong to a grant of `client`; rotation, grace and reuse detection
-    /// are the API refresh's.
+    /// are the API refresh's. `scope` may narrow the new access token to
+    /// part of the grant.
     pub async fn refresh_for_client(
         &self,
         caller: &Caller,
         client: &ClientRecord,
         token: &str,
+        scope: Option<&str>,
     ) -> Result<TokenSet> {
         if !client.grant_types.contains(&GrantType::RefreshToken) {
             return Err(oauth_error(
@@ -400,7 +402,7 @@ impl Idm {
             ));
         }
         let (issued, grant, account, roles) = self
-            .rotate_refresh_token(caller, token, Some(client))
+            .rotate_refresh_token(caller, token, Some(client), scope)
             .await?;
         let Some(grant) = grant else {
             return Err(invalid_grant("invalid, expired or revoked refresh token"));
