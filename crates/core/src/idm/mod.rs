@@ -277,7 +277,9 @@ pub fn unlock(
 
 impl Idm {
     /// Opens the database, checks the master key, migrates, loads (or
-    /// creates) the signing key and the revocation set.
+    /// creates) the signing keys (one Ed25519 and one RSA key at least; an
+    /// RSA key is made here for a database without one) and the revocation
+    /// set.
     pub async fn open(
         config: &Config,
         source: KeySource,
