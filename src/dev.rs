@@ -82,6 +82,7 @@ fn default_config(listen: SocketAddr) -> Config {
             service_token_ttl: mcias_core::config::Duration(90 * 86_400),
             refresh_grace: mcias_core::config::Duration(0),
             signing_key_rotation: None,
+            signing_key_lead: mcias_core::config::Duration(300),
         },
         argon2: Argon2Config::default(),
         rate_limit: RateLimitConfig::default(),

@@ -802,16 +802,31 @@ async fn jwks_etag_and_discovery() {
     );
     let jwks: Value = res.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["kty"], "OKP");
-    assert_eq!(keys[0]["crv"], "Ed25519");
-    assert_eq!(keys[0]["alg"], "EdDSA");
-    // The kid in the JWKS is the kid tokens carry.
+    assert_eq!(keys.len(), 2, "an Ed25519 and an RSA key: {keys:?}");
+    let ed = keys.iter().find(|k| k["kty"] == "OKP").unwrap();
+    assert_eq!(ed["crv"], "Ed25519");
+    assert_eq!(ed["alg"], "EdDSA");
+    assert_eq!(ed["use"], "sig");
+    let rsa = keys.iter().find(|k| k["kty"] == "RSA").unwrap();
+    assert_eq!(rsa["alg"], "RS256");
+    assert_eq!(rsa["use"], "sig");
+    assert_eq!(rsa["e"], "AQAB");
+    assert_eq!(
+        mcias_core::crypto::b64url_decode(rsa["n"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        256
+    );
+    assert!(rsa.get("x").is_none() && ed.get("n").is_none());
+    // The kid in the JWKS is the kid tokens carry, and is the thumbprint.
     let token = s.admin_token().await;
     assert_eq!(
-        Some(keys[0]["kid"].as_str().unwrap().to_owned()),
+        Some(ed["kid"].as_str().unwrap().to_owned()),
         mcias_core::crypto::jwt::peek_kid(&token)
     );
+    let n = mcias_core::crypto::b64url_decode(rsa["n"].as_str().unwrap()).unwrap();
+    let public = mcias_core::crypto::rsa::RsaPublicKey::from_components(&n, &[1, 0, 1]).unwrap();
+    assert_eq!(rsa["kid"], public.thumbprint().as_str());
 
     let res = http
         .get(format!("{base}/.well-known/jwks.json"))

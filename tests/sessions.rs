@@ -350,7 +350,8 @@ async fn account_wide_invalidation_for_each_trigger() {
     assert!(!s.valid(&uma).await);
 }
 
-async fn jwks_kids(s: &TestServer) -> Vec<String> {
+/// The published kids of one key type (`OKP`: Ed25519, `RSA`), newest first.
+async fn jwks_kids(s: &TestServer, kty: &str) -> Vec<String> {
     let v = common::get_json(
         &s.http(),
         &format!("{}/.well-known/jwks.json", s.base_url()),
@@ -360,12 +361,15 @@ async fn jwks_kids(s: &TestServer) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["kty"] == kty)
         .map(|k| k["kid"].as_str().unwrap().to_owned())
         .collect()
 }
 
 #[tokio::test]
-async fn signing_key_rotation_keeps_old_tokens_until_they_expire() {
+async fn signing_key_rotation_publishes_first_and_keeps_old_tokens_until_they_expire() {
+    // The default lead time: a rotated key signs five minutes after it is
+    // published.
     let s = TestServer::start().await;
     let admin = s.admin_token().await;
     let svc = s.create(&admin, "svc-rot", AccountType::System, "").await;
@@ -381,28 +385,42 @@ async fn signing_key_rotation_keeps_old_tokens_until_they_expire() {
         .into_inner()
         .token;
     let old_kid = mcias_core::crypto::jwt::peek_kid(&admin).unwrap();
-    assert_eq!(jwks_kids(&s).await, vec![old_kid.clone()]);
+    assert_eq!(jwks_kids(&s, "OKP").await, vec![old_kid.clone()]);
+    let old_rsa = jwks_kids(&s, "RSA").await;
+    assert_eq!(old_rsa.len(), 1);
 
     let new_kid = s.rotate_signing_key(&admin).await;
     assert_ne!(new_kid, old_kid);
     assert_eq!(
-        jwks_kids(&s).await,
+        jwks_kids(&s, "OKP").await,
         vec![new_kid.clone(), old_kid.clone()],
         "both published, new first"
     );
+    let rsa = jwks_kids(&s, "RSA").await;
+    assert_eq!((rsa.len(), &rsa[1]), (2, &old_rsa[0]), "a new RSA key too");
     assert!(
         s.valid(&admin).await,
         "tokens signed before the rotation still validate"
     );
     assert!(s.valid(&service_token).await);
-    let fresh = s.admin_token().await;
-    assert_eq!(mcias_core::crypto::jwt::peek_kid(&fresh).unwrap(), new_kid);
+    // Published, but not signing yet.
+    let during = s.admin_token().await;
+    assert_eq!(mcias_core::crypto::jwt::peek_kid(&during).unwrap(), old_kid);
 
-    // A restart keeps both keys.
+    // A restart keeps both keys, and the schedule.
     let mut s = s;
     s.restart().await;
     assert!(s.valid(&service_token).await);
+    assert!(s.valid(&during).await);
+    let during = s.admin_token().await;
+    assert_eq!(mcias_core::crypto::jwt::peek_kid(&during).unwrap(), old_kid);
+
+    // Once the lead time is over the new key signs.
+    s.clock.advance(300);
+    let fresh = s.admin_token().await;
+    assert_eq!(mcias_core::crypto::jwt::peek_kid(&fresh).unwrap(), new_kid);
     assert!(s.valid(&fresh).await);
+    assert!(s.valid(&during).await);
 
     // Past the longest lifetime (the 30-day service tokens), the old key
     // stops verifying and is retired from the JWKS.
@@ -417,7 +435,8 @@ async fn signing_key_rotation_keeps_old_tokens_until_they_expire() {
         .maintain_keys()
         .await
         .unwrap();
-    assert_eq!(jwks_kids(&s).await, vec![new_kid]);
+    assert_eq!(jwks_kids(&s, "OKP").await, vec![new_kid]);
+    assert_eq!(jwks_kids(&s, "RSA").await, vec![rsa[0].clone()]);
 }
 
 async fn form(s: &TestServer, path: &str, body: &str, auth: Option<&str>) -> (StatusCode, Value) {

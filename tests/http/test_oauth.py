@@ -1,6 +1,7 @@
 """OAuth 2.0 with an off-the-shelf client library (authlib): the
 client_credentials and refresh_token grants, introspection and revocation;
-and a relying party (PyJWT + JWKS) across a signing-key rotation."""
+and a relying party (PyJWT + JWKS) across a signing-key rotation, whose new
+keys are published ahead of signing."""
 
 import ssl
 
@@ -117,13 +118,21 @@ def test_pyjwt_across_a_signing_key_rotation(server):
     assert r.status_code == 200, r.text
     new_kid = r.json()["kid"]
     after = server.login("admin", server.admin_password)
+    published = server.session().get(f"{server.base}/.well-known/jwks.json").json()["keys"]
+    # A new key of each algorithm (Ed25519 and RSA) is published at once,
+    # newest first, beside the previous ones.
+    okp = [k["kid"] for k in published if k["kty"] == "OKP"]
+    rsa = [k for k in published if k["kty"] == "RSA"]
+    assert okp[0] == new_kid and len(okp) == 2
+    assert len(rsa) == 2 and all(k["alg"] == "RS256" and k["use"] == "sig" for k in rsa)
     ctx = ssl.create_default_context(cafile=server.ca)
     jwks = jwt.PyJWKClient(f"{server.base}/.well-known/jwks.json", ssl_context=ctx, cache_keys=False)
-    kids = [k.key_id for k in jwks.get_signing_keys()]
-    assert kids[0] == new_kid and len(kids) == 2
+    assert {k.key_id for k in jwks.get_signing_keys()} == {k["kid"] for k in published}
     for token in (before, after):
         key = jwks.get_signing_key_from_jwt(token)
         claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience="mcias")
         assert claims["sub"]
-    assert jwt.get_unverified_header(after)["kid"] == new_kid
-    assert jwt.get_unverified_header(before)["kid"] != new_kid
+    # The new key signs only once tokens.signing_key_lead (default 5m) has
+    # passed: a token issued now still names the previous key.
+    assert jwt.get_unverified_header(after)["kid"] == jwt.get_unverified_header(before)["kid"]
+    assert jwt.get_unverified_header(after)["kid"] in okp[1:]

@@ -16,7 +16,7 @@ def jwks_client(server) -> jwt.PyJWKClient:
 def test_pyjwt_validates_a_login_token_and_revocation_is_seen(server):
     token = server.login("admin", server.admin_password)
     discovery = server.session().get(f"{server.base}/.well-known/openid-configuration").json()
-    assert discovery["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    assert discovery["id_token_signing_alg_values_supported"] == ["RS256", "EdDSA"]
 
     key = jwks_client(server).get_signing_key_from_jwt(token)
     claims = jwt.decode(

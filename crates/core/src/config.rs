@@ -126,6 +126,12 @@ pub struct TokensConfig {
     /// means only on request (RotateSigningKey).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key_rotation: Option<Duration>,
+    /// How long a rotated signing key is published in the JWKS before it
+    /// signs (default 5m, the JWKS cache lifetime), so relying parties that
+    /// cache the JWKS know a key before they meet it; until then the
+    /// previous key signs. Revocation and the first key sign at once.
+    #[serde(default = "default_signing_key_lead")]
+    pub signing_key_lead: Duration,
 }
 
 /// `[argon2]`: password hashing cost.
@@ -295,6 +301,10 @@ fn default_refresh_ttl() -> Duration {
 }
 fn default_service_token_ttl() -> Duration {
     Duration(90 * 86_400)
+}
+/// The JWKS cache lifetime (`Cache-Control: max-age=300`).
+fn default_signing_key_lead() -> Duration {
+    Duration(300)
 }
 fn default_memory_kib() -> u32 {
     65_536
@@ -589,6 +599,17 @@ impl Config {
         {
             return Err(bad("tokens.signing_key_rotation", "must be at least 1h"));
         }
+        if t.signing_key_lead.secs() > 86_400 {
+            return Err(bad("tokens.signing_key_lead", "must be at most 24h"));
+        }
+        if let Some(r) = t.signing_key_rotation
+            && t.signing_key_lead >= r
+        {
+            return Err(bad(
+                "tokens.signing_key_lead",
+                "must be shorter than tokens.signing_key_rotation",
+            ));
+        }
         let a = &self.argon2;
         if a.memory_kib < ARGON2_MIN_MEMORY_KIB {
             return Err(bad(
@@ -827,6 +848,31 @@ access_ttl = "15m"
             "access_ttl = \"15m\"\nsigning_key_rotation = \"10m\"",
         ));
         assert!(e.contains("tokens.signing_key_rotation"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn signing_key_lead() -> Result<()> {
+        assert_eq!(Config::parse(VALID)?.tokens.signing_key_lead, Duration(300));
+        let with = |extra: &str| {
+            VALID.replace(
+                "access_ttl = \"15m\"",
+                &format!("access_ttl = \"15m\"\n{extra}"),
+            )
+        };
+        let c = Config::parse(&with("signing_key_lead = \"0s\""))?;
+        assert_eq!(c.tokens.signing_key_lead, Duration(0));
+        let c = Config::parse(&with("signing_key_lead = \"1h\""))?;
+        assert_eq!(c.tokens.signing_key_lead, Duration(3600));
+        for bad_lead in [
+            "signing_key_lead = \"25h\"",
+            "signing_key_lead = \"2h\"\nsigning_key_rotation = \"2h\"",
+        ] {
+            let e = err(&with(bad_lead));
+            assert!(e.contains("tokens.signing_key_lead"), "{e}");
+        }
+        let e = err(&with("signing_key_lead = \"soon\""));
+        assert!(e.contains("signing_key_lead") || e.contains("soon"), "{e}");
         Ok(())
     }
 

@@ -168,14 +168,21 @@ pub struct TokenRecord {
 pub struct SigningKeyRecord {
     /// RFC 7638 thumbprint.
     pub kid: String,
-    /// 32-byte Ed25519 public key.
+    /// The algorithm: EdDSA (Ed25519) or RS256 (RSA).
+    pub alg: SigningAlg,
+    /// The public key: 32 bytes (Ed25519) or a PKCS#1 `RSAPublicKey` (DER).
     pub public_key: Vec<u8>,
-    /// Sealed 32-byte seed.
+    /// Sealed private key: the 32-byte seed (Ed25519) or PKCS#8 DER (RSA).
     pub private_key_sealed: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
-    /// Whether new tokens are signed with it.
+    /// Whether it is the newest key of its algorithm, the one that signs
+    /// from `active_from` on (at most one per algorithm).
     pub active: bool,
+    /// When it starts signing: a rotated key is published in the JWKS at
+    /// once but signs only from here on (its creation plus the lead time);
+    /// until then the key before it signs.
+    pub active_from: i64,
     /// When a superseded key stops verifying.
     pub retire_after: Option<i64>,
 }
@@ -452,8 +459,8 @@ impl GrantType {
     }
 }
 
-/// The JWS algorithm of a client's ID tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A JWS signing algorithm: of a client's ID tokens, and of a signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningAlg {
     /// Ed25519.
     EdDsa = 1,
@@ -479,6 +486,16 @@ impl SigningAlg {
             Self::Rs256 => "RS256",
         }
     }
+    /// From the JOSE name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "EdDSA" => Some(Self::EdDsa),
+            "RS256" => Some(Self::Rs256),
+            _ => None,
+        }
+    }
+    /// Every algorithm, in the order keys are made.
+    pub const ALL: [Self; 2] = [Self::EdDsa, Self::Rs256];
 }
 
 /// A registered application (OAuth client). Its secret exists only as an

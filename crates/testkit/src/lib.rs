@@ -38,6 +38,9 @@ pub struct Options {
     pub refresh_grace: &'static str,
     /// `server.cors_allowed_origins`, as a TOML array.
     pub cors: &'static str,
+    /// `tokens.signing_key_lead`; `None` leaves the default (5m), under
+    /// which a rotated key signs only five minutes after it is published.
+    pub signing_key_lead: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             ensure_admin: true,
             refresh_grace: "0s",
             cors: "[]",
+            signing_key_lead: None,
         }
     }
 }
@@ -96,7 +100,7 @@ issuer = "https://mcias.test"
 access_ttl = "1h"
 service_token_ttl = "30d"
 refresh_grace = "{}"
-
+{}
 [argon2]
 memory_kib = 19456
 time = 2
@@ -106,7 +110,13 @@ parallelism = 1
 requests_per_second = {}
 burst = {}
 "#,
-            opts.cors, opts.refresh_grace, opts.rps, opts.burst
+            opts.cors,
+            opts.refresh_grace,
+            opts.signing_key_lead
+                .map(|l| format!("signing_key_lead = \"{l}\"\n"))
+                .unwrap_or_default(),
+            opts.rps,
+            opts.burst
         );
         let path = dir.path().join("mcias.toml");
         std::fs::write(&path, text).unwrap();

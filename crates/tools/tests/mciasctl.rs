@@ -946,7 +946,14 @@ async fn refresh_introspect_revoke_value_and_sign_out_everywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_secrets_client_credentials_and_key_rotation() {
-    let s = TestServer::start().await;
+    // A rotated key signs at once here (no lead time), so the key before it
+    // is a superseded one that no longer signs; `tests/sessions.rs` checks
+    // the lead time.
+    let s = TestServer::start_with(common::Options {
+        signing_key_lead: Some("0s"),
+        ..common::Options::default()
+    })
+    .await;
     let admin = Ctl::new(&s);
     admin.login("admin", &s.admin_password);
     let svc = admin

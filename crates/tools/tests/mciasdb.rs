@@ -682,6 +682,16 @@ async fn rekey_then_the_new_key_works_and_the_old_one_is_refused() {
         .enroll_totp(common::authed(pb::EnrollTotpRequest {}, &admin))
         .await
         .unwrap();
+    let keys_before: Vec<String> = s
+        .running
+        .as_ref()
+        .unwrap()
+        .idm()
+        .public_keys()
+        .iter()
+        .map(|j| j.kid.clone())
+        .collect();
+    assert_eq!(keys_before.len(), 2, "an Ed25519 and an RSA key");
     s.stop().await;
 
     // The same key is refused.
@@ -711,8 +721,8 @@ async fn rekey_then_the_new_key_works_and_the_old_one_is_refused() {
         "",
     ));
     assert_eq!(
-        r["resealed"], 4,
-        "TOTP secret, signing key, pgcreds, refresh-token secret"
+        r["resealed"], 5,
+        "TOTP secret, Ed25519 and RSA signing keys, pgcreds, refresh-token secret"
     );
 
     // The old key no longer opens the database.
@@ -744,11 +754,23 @@ async fn rekey_then_the_new_key_works_and_the_old_one_is_refused() {
     s.config = mcias_core::config::Config::load(&s.config_path()).unwrap();
     let v = one(&mciasdb(&s, &["--json", "verify"], ""));
     assert_eq!(v["ok"], true);
-    assert_eq!(v["sealed_ok"], 4);
+    assert_eq!(v["sealed_ok"], 5);
     s.boot().await;
     assert!(
         s.valid(&admin).await,
         "the signing key was re-sealed, not replaced"
+    );
+    assert_eq!(
+        s.running
+            .as_ref()
+            .unwrap()
+            .idm()
+            .public_keys()
+            .iter()
+            .map(|j| j.kid.clone())
+            .collect::<Vec<_>>(),
+        keys_before,
+        "both signing keys were re-sealed, not replaced"
     );
     let creds = s
         .accounts()

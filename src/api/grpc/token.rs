@@ -105,17 +105,21 @@ impl TokenService for TokenApi {
         &self,
         _req: Request<ListPublicKeysRequest>,
     ) -> Result<Response<ListPublicKeysResponse>, Status> {
+        // The message carries Ed25519 keys (`crv`, `x`) only: the RSA keys
+        // for ID tokens are in `/.well-known/jwks.json`.
         let keys = self
             .0
             .public_keys()
             .into_iter()
-            .map(|k| Jwk {
-                kty: k.kty.into(),
-                crv: k.crv.into(),
-                x: k.x,
-                kid: k.kid,
-                alg: k.alg.into(),
-                r#use: k.use_.into(),
+            .filter_map(|k| {
+                Some(Jwk {
+                    kty: k.kty.into(),
+                    crv: k.crv?.into(),
+                    x: k.x?,
+                    kid: k.kid,
+                    alg: k.alg.into(),
+                    r#use: k.use_.into(),
+                })
             })
             .collect();
         Ok(Response::new(ListPublicKeysResponse { keys }))

@@ -1,5 +1,5 @@
-//! Ed25519 signing keys and their public JWK form, with `kid` = the RFC 7638
-//! thumbprint.
+//! Ed25519 signing keys and the public JWK form of every signing key (Ed25519
+//! here, RSA in [`super::rsa`]), with `kid` = the RFC 7638 thumbprint.
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -9,18 +9,27 @@ use super::b64url;
 use crate::clock::SecureRandom;
 use crate::error::{Error, Result};
 
-/// A public key as a JWK (RFC 8037 OKP).
+/// A public signing key as a JWK: Ed25519 (RFC 8037 `OKP`: `crv`, `x`) or
+/// RSA (RFC 7518 `RSA`: `n`, `e`); the members of the other type are absent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Jwk {
-    /// `OKP`
+    /// `OKP` or `RSA`.
     pub kty: &'static str,
-    /// `Ed25519`
-    pub crv: &'static str,
-    /// The public key, base64url.
-    pub x: String,
+    /// `Ed25519` (OKP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crv: Option<&'static str>,
+    /// The public key, base64url (OKP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// The modulus, base64url (RSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// The public exponent, base64url (RSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
     /// RFC 7638 thumbprint.
     pub kid: String,
-    /// `EdDSA`
+    /// `EdDSA` or `RS256`.
     pub alg: &'static str,
     /// `sig`
     #[serde(rename = "use")]
@@ -41,8 +50,10 @@ pub fn thumbprint(public: &VerifyingKey) -> String {
 pub fn jwk(public: &VerifyingKey) -> Jwk {
     Jwk {
         kty: "OKP",
-        crv: "Ed25519",
-        x: b64url(public.as_bytes()),
+        crv: Some("Ed25519"),
+        x: Some(b64url(public.as_bytes())),
+        n: None,
+        e: None,
         kid: thumbprint(public),
         alg: "EdDSA",
         use_: "sig",
@@ -85,6 +96,19 @@ mod tests {
         assert_eq!(
             thumbprint(&public),
             "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+        // The JWK: OKP members only, with alg and use.
+        let jwk = serde_json::to_value(jwk(&public)).map_err(|e| Error::internal(e.to_string()))?;
+        assert_eq!(
+            jwk,
+            serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                "kid": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+                "alg": "EdDSA",
+                "use": "sig",
+            })
         );
         Ok(())
     }

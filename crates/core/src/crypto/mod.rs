@@ -1,11 +1,12 @@
 //! Cryptography: sealing secrets at rest, the master key, password hashing,
-//! Ed25519 signing keys, JWTs and TOTP. Nothing here knows about the database
+//! Ed25519 and RSA signing keys, JWTs and TOTP. Nothing here knows about the database
 //! or the wire.
 
 pub mod jwt;
 pub mod keys;
 pub mod master;
 pub mod password;
+pub mod rsa;
 pub mod seal;
 pub mod totp;
 

@@ -28,8 +28,8 @@ mod tokens;
 pub use accounts::{AccountPage, ProfileUpdate};
 pub use clients::{ClientChanges, ClientPage, ClientSpec, check_client_id, check_redirect_uri};
 pub use credentials::PgCreds;
-pub use keyring::KeyRing;
-pub use keys::RevokedKey;
+pub use keyring::{At, KeyRing, Keys, Rotation};
+pub use keys::{RevokedKey, RotatedKeys};
 pub use login::{ACCOUNT_BACKOFF_AFTER, BACKOFF_AFTER, account_backoff_secs, backoff_secs};
 pub use maintenance::{
     MaintenanceLock, ReadOnlyDb, SchemaStatus, migrate_audited, restore_audited,
@@ -279,7 +279,9 @@ pub fn unlock(
 
 impl Idm {
     /// Opens the database, checks the master key, migrates, loads (or
-    /// creates) the signing key and the revocation set.
+    /// creates) the signing keys (one Ed25519 and one RSA key at least; an
+    /// RSA key is made here for a database without one) and the revocation
+    /// set.
     pub async fn open(
         config: &Config,
         source: KeySource,
@@ -303,7 +305,7 @@ impl Idm {
         .map_err(|e| Error::internal(format!("start-up task: {e}")))??;
         let store: Arc<dyn Backend> = Arc::new(sqlite.clone());
         let keys =
-            KeyRing::load_or_create(store.as_ref(), &key, clock.as_ref(), rng.as_ref()).await?;
+            KeyRing::load_or_create(store.as_ref(), &key, clock.clone(), rng.clone()).await?;
         let revoked = RevocationSet::default();
         revoked.load(store.live_revocations(clock.now()).await?);
         let versions = AccountVersions::default();

@@ -136,9 +136,7 @@ impl Idm {
             typ: account.account_type.as_str().to_owned(),
             uv: account.token_version,
         };
-        let keys = self.keys.snapshot();
-        let (key, kid) = keys.signer();
-        let token = Zeroizing::new(jwt::sign(&claims, key, kid));
+        let token = Zeroizing::new(self.keys.snapshot().sign_access_token(&claims)?);
         Ok((
             IssuedToken {
                 token,
@@ -271,7 +269,8 @@ impl Idm {
         Ok(())
     }
 
-    /// The public keys that verify tokens.
+    /// The public keys, newest first: every key that verifies tokens (of
+    /// either algorithm) and those published ahead of their activation.
     pub fn public_keys(&self) -> Vec<Jwk> {
         self.keys.snapshot().jwks().to_vec()
     }

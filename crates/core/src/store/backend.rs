@@ -279,11 +279,15 @@ pub trait Backend: Send + Sync + Debug {
 
     // --- signing keys ---
 
-    /// Every unretired signing key, newest first.
+    /// Every unretired signing key of every algorithm, in the order they
+    /// were stored, newest first (not by `created_at` alone: two keys of a
+    /// second keep their order).
     fn signing_keys(&self) -> StoreFuture<'_, Vec<SigningKeyRecord>>;
 
-    /// Stores a signing key; when it is active the previous active key stops
-    /// signing and verifies until `retire_previous_after`.
+    /// Stores a signing key with its `alg` and `active_from`; when it is
+    /// active the previous active key of the same algorithm (at most one
+    /// per algorithm) is superseded: no longer active, and verifying until
+    /// `retire_previous_after`. Keys of the other algorithm are untouched.
     fn insert_signing_key(
         &self,
         key: SigningKeyRecord,

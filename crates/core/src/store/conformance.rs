@@ -49,6 +49,9 @@ pub fn areas() -> Vec<(&'static str, Area)> {
         ("refresh_families", |s| Box::pin(refresh_families(s))),
         ("audit", |s| Box::pin(audit(s))),
         ("signing_keys", |s| Box::pin(signing_keys(s))),
+        ("signing_keys_per_alg", |s| {
+            Box::pin(signing_keys_per_alg(s))
+        }),
         ("refresh_keys", |s| Box::pin(refresh_keys(s))),
         ("pg_creds", |s| Box::pin(pg_creds(s))),
         ("oauth_clients", |s| Box::pin(oauth_clients(s))),
@@ -1286,10 +1289,12 @@ pub async fn signing_keys(s: &dyn Backend) {
     assert!(s.signing_keys().await.unwrap().is_empty());
     let key = |kid: &str, at: i64| SigningKeyRecord {
         kid: kid.to_owned(),
+        alg: SigningAlg::EdDsa,
         public_key: vec![at as u8; 32],
         private_key_sealed: format!("sealed-{kid}").into_bytes(),
         created_at: at,
         active: true,
+        active_from: at,
         retire_after: None,
     };
     s.insert_signing_key(key("k1", 100), 100, event("signing_key_create", 100))
@@ -1351,6 +1356,135 @@ pub async fn signing_keys(s: &dyn Backend) {
     assert_eq!(
         keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
         ["k3"]
+    );
+}
+
+/// Signing keys per algorithm: one active key of each (a new key
+/// supersedes only the active key of its own algorithm), `alg` and
+/// `active_from` (a time ahead of the creation, for a key published before
+/// it signs) kept as stored, the newest first in the order stored even
+/// within one second, revocation and retirement of either algorithm.
+pub async fn signing_keys_per_alg(s: &dyn Backend) {
+    let key = |kid: &str, alg: SigningAlg, at: i64, from: i64| SigningKeyRecord {
+        kid: kid.to_owned(),
+        alg,
+        public_key: format!("public-{kid}").into_bytes(),
+        private_key_sealed: format!("sealed-{kid}").into_bytes(),
+        created_at: at,
+        active: true,
+        active_from: from,
+        retire_after: None,
+    };
+    type View = (String, SigningAlg, bool, i64, Option<i64>);
+    let view = |keys: Vec<SigningKeyRecord>| -> Vec<View> {
+        keys.into_iter()
+            .map(|k| (k.kid, k.alg, k.active, k.active_from, k.retire_after))
+            .collect()
+    };
+    let ed = SigningAlg::EdDsa;
+    let rs = SigningAlg::Rs256;
+    s.insert_signing_key(
+        key("e1", ed, 100, 100),
+        100,
+        event("signing_key_create", 100),
+    )
+    .await
+    .unwrap();
+    s.insert_signing_key(
+        key("r1", rs, 100, 100),
+        100,
+        event("signing_key_create", 100),
+    )
+    .await
+    .unwrap();
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(keys[0].public_key, b"public-r1");
+    assert_eq!(keys[0].private_key_sealed, b"sealed-r1");
+    assert_eq!(
+        view(keys),
+        [
+            ("r1".into(), rs, true, 100, None),
+            ("e1".into(), ed, true, 100, None),
+        ],
+        "both active: the RSA key did not supersede the Ed25519 one"
+    );
+
+    // A rotation of both at 200, each new key signing from 500 (a lead
+    // time): each supersedes its own algorithm's key only, in the same
+    // second as the other and in the order stored.
+    s.insert_signing_key(
+        key("e2", ed, 200, 500),
+        900,
+        event("signing_key_create", 200),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        view(s.signing_keys().await.unwrap()),
+        [
+            ("e2".into(), ed, true, 500, None),
+            ("r1".into(), rs, true, 100, None),
+            ("e1".into(), ed, false, 100, Some(900)),
+        ]
+    );
+    s.insert_signing_key(
+        key("r2", rs, 200, 500),
+        900,
+        event("signing_key_create", 200),
+    )
+    .await
+    .unwrap();
+    // Two more in the same second: the order stored holds, not the kid's.
+    s.insert_signing_key(
+        key("a3", rs, 200, 500),
+        950,
+        event("signing_key_create", 200),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        view(s.signing_keys().await.unwrap()),
+        [
+            ("a3".into(), rs, true, 500, None),
+            ("r2".into(), rs, false, 500, Some(950)),
+            ("e2".into(), ed, true, 500, None),
+            ("r1".into(), rs, false, 100, Some(900)),
+            ("e1".into(), ed, false, 100, Some(900)),
+        ]
+    );
+    assert_eq!(count(s, "signing_key_create").await, 5);
+
+    // Retirement is per key, whatever the algorithm.
+    assert_eq!(
+        {
+            let mut r = s.retire_signing_keys(901).await.unwrap();
+            r.sort();
+            r
+        },
+        ["e1", "r1"]
+    );
+    // The active key of either algorithm cannot be revoked; a superseded
+    // RSA key can.
+    for kid in ["a3", "e2"] {
+        assert!(
+            !s.revoke_signing_key(kid.to_owned(), 300, event("signing_key_revoke", 300))
+                .await
+                .unwrap(),
+            "{kid}"
+        );
+    }
+    assert!(
+        s.revoke_signing_key("r2".to_owned(), 300, event("signing_key_revoke", 300))
+            .await
+            .unwrap()
+    );
+    assert_eq!(count(s, "signing_key_revoke").await, 1);
+    assert_eq!(
+        view(s.signing_keys().await.unwrap()),
+        [
+            ("a3".into(), rs, true, 500, None),
+            ("e2".into(), ed, true, 500, None),
+        ]
     );
 }
 

@@ -431,3 +431,56 @@ pub(super) fn sql_err(e: rusqlite::Error) -> Error {
         other => Error::internal(format!("database: {other}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// 0006 on a database with keys from before it: they become EdDSA keys
+    /// that signed from their creation, and one active key per algorithm
+    /// is enforced from then on.
+    #[test]
+    fn signing_key_alg_migration_keeps_earlier_keys() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let at = |name: &str| MIGRATIONS.iter().position(|(n, _)| *n == name).unwrap();
+        let sixth = at("0006_signing_key_alg");
+        for (_, sql) in &MIGRATIONS[..sixth] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch(
+            "INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, active, retire_after)
+             VALUES ('old', x'00', x'00', 100, 0, 900), ('cur', x'01', x'01', 200, 1, NULL)",
+        )
+        .unwrap();
+        c.execute_batch(MIGRATIONS[sixth].1).unwrap();
+        let rows: Vec<(String, i64, i64, bool)> = c
+            .prepare("SELECT kid, alg, active_from, active FROM signing_keys ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("old".to_owned(), 1, 100, false),
+                ("cur".to_owned(), 1, 200, true)
+            ]
+        );
+        let insert = |kid: &str, alg: i64, active: bool| {
+            c.execute(
+                "INSERT INTO signing_keys (kid, alg, public_key, private_key_sealed, created_at, active, active_from)
+                 VALUES (?1, ?2, x'02', x'02', 300, ?3, 300)",
+                rusqlite::params![kid, alg, active],
+            )
+        };
+        insert("rsa", 2, true).unwrap();
+        assert!(insert("ed2", 1, true).is_err(), "a second active EdDSA key");
+        assert!(
+            insert("rsa2", 2, true).is_err(),
+            "a second active RS256 key"
+        );
+        insert("ed3", 1, false).unwrap();
+        assert!(insert("bad", 3, false).is_err(), "an unknown algorithm");
+    }
+}

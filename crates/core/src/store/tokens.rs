@@ -5,7 +5,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::audit::append;
 use super::{Store, sql_err};
 use crate::error::{Error, Result};
-use crate::model::{AuditEntry, NewToken, PgCredsRecord, SigningKeyRecord, TokenRecord};
+use crate::model::{
+    AuditEntry, NewToken, PgCredsRecord, SigningAlg, SigningKeyRecord, TokenRecord,
+};
 
 /// The columns [`token_from_row`] reads.
 pub(super) const TOKEN_COLUMNS: &str =
@@ -149,34 +151,49 @@ impl Store {
         .await
     }
 
-    /// All unretired signing keys, newest first.
+    /// All unretired signing keys, newest first: in the order they were
+    /// stored (rowid), newest first.
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         self.read(|c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT kid, public_key, private_key_sealed, created_at, active, retire_after
-                 FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid",
+                    "SELECT kid, alg, public_key, private_key_sealed, created_at, active,
+                            active_from, retire_after
+                     FROM signing_keys WHERE retired_at IS NULL ORDER BY rowid DESC",
                 )
                 .map_err(sql_err)?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok(SigningKeyRecord {
-                        kid: r.get(0)?,
-                        public_key: r.get(1)?,
-                        private_key_sealed: r.get(2)?,
-                        created_at: r.get(3)?,
-                        active: r.get(4)?,
-                        retire_after: r.get(5)?,
-                    })
+                    Ok((
+                        r.get::<_, i64>(1)?,
+                        SigningKeyRecord {
+                            kid: r.get(0)?,
+                            alg: SigningAlg::EdDsa,
+                            public_key: r.get(2)?,
+                            private_key_sealed: r.get(3)?,
+                            created_at: r.get(4)?,
+                            active: r.get(5)?,
+                            active_from: r.get(6)?,
+                            retire_after: r.get(7)?,
+                        },
+                    ))
                 })
                 .map_err(sql_err)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
+            rows.map(|row| {
+                let (alg, rec) = row.map_err(sql_err)?;
+                Ok(SigningKeyRecord {
+                    alg: SigningAlg::from_i64(alg)?,
+                    ..rec
+                })
+            })
+            .collect()
         })
         .await
     }
 
-    /// Stores a new active signing key; the previous active key stops
-    /// signing and verifies until `retire_previous_after`.
+    /// Stores a new signing key; when it is active the previous active key
+    /// of its algorithm is superseded and verifies until
+    /// `retire_previous_after`.
     pub async fn insert_signing_key(
         &self,
         key: SigningKeyRecord,
@@ -186,20 +203,24 @@ impl Store {
         self.write(move |tx| {
             if key.active {
                 tx.execute(
-                    "UPDATE signing_keys SET active = 0, retire_after = ?1 WHERE active = 1",
-                    [retire_previous_after],
+                    "UPDATE signing_keys SET active = 0, retire_after = ?1
+                     WHERE active = 1 AND alg = ?2",
+                    params![retire_previous_after, key.alg as i64],
                 )
                 .map_err(sql_err)?;
             }
             tx.execute(
-                "INSERT INTO signing_keys (kid, public_key, private_key_sealed, created_at, active)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO signing_keys
+                     (kid, alg, public_key, private_key_sealed, created_at, active, active_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     key.kid,
+                    key.alg as i64,
                     key.public_key,
                     key.private_key_sealed,
                     key.created_at,
-                    key.active
+                    key.active,
+                    key.active_from
                 ],
             )
             .map_err(sql_err)?;

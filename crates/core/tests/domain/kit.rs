@@ -21,6 +21,8 @@ pub struct Options {
     pub refresh_grace: &'static str,
     /// The hashing pool.
     pub pool: PoolSize,
+    /// More lines for `[tokens]` (e.g. `signing_key_lead = "0s"`).
+    pub tokens_extra: &'static str,
 }
 
 impl Default for Options {
@@ -31,6 +33,7 @@ impl Default for Options {
                 workers: 2,
                 queue: 16,
             },
+            tokens_extra: "",
         }
     }
 }
@@ -41,6 +44,9 @@ pub struct Kit {
     pub clock: Arc<ManualClock>,
     pub admin: AccountRecord,
     pub admin_token: String,
+    config: Config,
+    rng: Arc<SeededRandom>,
+    pool: PoolSize,
     _dir: tempfile::TempDir,
 }
 
@@ -78,13 +84,13 @@ access_ttl = "1h"
 refresh_ttl = "30d"
 service_token_ttl = "30d"
 refresh_grace = "{}"
-
+{}
 [argon2]
 memory_kib = 19456
 time = 2
 parallelism = 1
 "#,
-                opts.refresh_grace
+                opts.refresh_grace, opts.tokens_extra,
             ),
         )
         .unwrap();
@@ -94,7 +100,7 @@ parallelism = 1
             &config,
             KeySource::from_config(&config).unwrap(),
             clock.clone(),
-            rng,
+            rng.clone(),
             opts.pool,
         )
         .await
@@ -112,8 +118,29 @@ parallelism = 1
             clock,
             admin,
             admin_token: issued.token.to_string(),
+            config,
+            rng,
+            pool: opts.pool,
             _dir: dir,
         }
+    }
+
+    /// Opens the database again, as a restart of the server would.
+    pub async fn reopen(&mut self) {
+        self.idm = Idm::open(
+            &self.config,
+            KeySource::from_config(&self.config).unwrap(),
+            self.clock.clone(),
+            self.rng.clone(),
+            self.pool,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.config.database.path.clone()
     }
 
     /// The caller behind a token, as the gate would make it.

@@ -510,3 +510,47 @@ async fn the_second_factor_completes_sign_in_with_a_new_session_id() {
         "the password-only session is gone"
     );
 }
+
+#[tokio::test]
+async fn id_tokens_are_signed_with_the_clients_algorithm() {
+    let (k, _) = setup().await;
+    let mut rs = spec(ClientType::Confidential);
+    rs.id_token_alg = Some(SigningAlg::Rs256);
+    let (_, secret) = k.idm.create_client(&k.admin(), "rsa-app", rs).await.unwrap();
+    let (_, code) = code_for(&k, &params("rsa-app")).await;
+    let client = k
+        .idm
+        .authenticate_client(&auth("rsa-app", &secret.unwrap()))
+        .await
+        .unwrap();
+    let t = k
+        .idm
+        .exchange_code(&anonymous(), &client, &code, REDIRECT, Some(VERIFIER))
+        .await
+        .unwrap();
+    let id_token = t.id_token.unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    let keys = k.idm.signing_keys();
+    assert_eq!(
+        header["kid"].as_str(),
+        keys.signing_kid(SigningAlg::Rs256),
+        "the active RS256 key"
+    );
+    let claims = keys.verify_jwt(&id_token, k.idm.now()).unwrap();
+    assert_eq!(claims["aud"], "rsa-app");
+    // The access token stays EdDSA whatever the ID token's algorithm.
+    let access_header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.access_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(access_header["alg"], "EdDSA");
+    assert_eq!(access_header["typ"], "at+jwt");
+}

@@ -432,7 +432,9 @@ pub enum TokenCommand {
         #[arg(long)]
         stdin: bool,
     },
-    /// Lists the public keys that verify tokens (JWK Set).
+    /// Lists the Ed25519 public keys that verify access tokens (JWK Set),
+    /// including a rotated key published ahead of signing; the RSA keys for
+    /// ID tokens are in `/.well-known/jwks.json`.
     Keys,
     /// Exchanges the stored refresh token for a new access token and refresh
     /// token and stores both in the token file (the old refresh token is
@@ -472,17 +474,22 @@ pub enum TokenCommand {
 /// `key ...`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Makes a new Ed25519 key the one that signs new tokens; earlier keys
-    /// keep verifying the tokens they signed until those expire.
+    /// Rotates the signing keys: a new Ed25519 key (access tokens) and a new
+    /// RSA key (ID tokens), published at once and signing once
+    /// `tokens.signing_key_lead` (5m by default) has passed; earlier keys
+    /// keep verifying the tokens they signed until those expire. Prints the
+    /// new Ed25519 key's id.
     Rotate,
     /// Makes a new secret the one that protects new refresh tokens at rest;
     /// refresh tokens made under earlier secrets keep working.
     RotateRefresh,
-    /// Retires a signing key at once (a compromised key): tokens it signed
-    /// stop validating and it leaves the JWKS. Revoking the active key first
-    /// rotates a new one in and names it.
+    /// Retires a signing key, Ed25519 or RSA, at once (a compromised key):
+    /// tokens it signed stop validating and it leaves the JWKS. Revoking the
+    /// active key, or the one that signs while a rotated key waits, first
+    /// rotates a new one in, signing at once, and names it.
     Revoke {
-        /// The key's id (`kid`), as `mciasctl token keys` lists it.
+        /// The key's id (`kid`), as `mciasctl token keys` (Ed25519) or the
+        /// JWKS (both) lists it.
         kid: String,
     },
 }

@@ -11,7 +11,7 @@ pub(super) async fn run(cx: &Ctx, c: KeyCommand) -> R<()> {
         KeyCommand::Rotate => {
             let kid = client.rotate_signing_key().await?;
             cx.p.ack(
-                &format!("new tokens are signed with key {kid}; earlier keys keep verifying until their tokens expire"),
+                &format!("key {kid} is published and signs new tokens once tokens.signing_key_lead has passed (a new RSA key for ID tokens too); earlier keys keep verifying until their tokens expire"),
                 json!({ "kid": kid }),
             );
         }

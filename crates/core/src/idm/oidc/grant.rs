@@ -9,7 +9,6 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
-use super::SignJwt;
 use super::authorize::pkce_matches;
 use super::{invalid_grant, oauth_error, secret_hash};
 use crate::error::{ErrorKind, Result};

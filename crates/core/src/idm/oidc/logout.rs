@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 
-use super::VerifyJwt;
 use crate::idm::Idm;
 
 /// A validated end-session request.
