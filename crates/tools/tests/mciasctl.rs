@@ -407,8 +407,15 @@ async fn tokens_totp_pgcreds_password_and_audit() {
     assert_eq!(out.error_code(), "NOT_FOUND");
 
     let keys = ctl.j(&["token", "keys"], "").json();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys.len(), 2, "one Ed25519 and one RSA key");
+    assert!(
+        keys.iter()
+            .any(|k| k["alg"] == "EdDSA" && k["crv"] == "Ed25519")
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["alg"] == "RS256" && k["kty"] == "RSA" && k["n"] != "")
+    );
 
     // Renewal replaces the stored token.
     let before = ctl.access();
@@ -1061,12 +1068,16 @@ async fn client_secrets_client_credentials_and_key_rotation() {
     // tokens signed before keep verifying.
     let before = admin.access();
     let keys = admin.j(&["token", "keys"], "").json();
-    assert_eq!(keys.len(), 1);
+    assert_eq!(keys.len(), 2, "one key of each algorithm");
     let r = admin.j(&["key", "rotate"], "").one();
     let kid = r["kid"].as_str().unwrap().to_owned();
-    assert_ne!(kid, keys[0]["kid"].as_str().unwrap());
+    assert!(keys.iter().all(|k| k["kid"] != kid.as_str()));
     let keys = admin.j(&["token", "keys"], "").json();
-    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        keys.len(),
+        4,
+        "a new key of each algorithm beside the old ones"
+    );
     assert!(keys.iter().any(|k| k["kid"] == kid.as_str()));
     assert!(s.valid(&before).await);
 
@@ -1095,6 +1106,7 @@ async fn client_secrets_client_credentials_and_key_rotation() {
     let keys = admin.j(&["token", "keys"], "").json();
     let old = keys
         .iter()
+        .filter(|k| k["alg"] == "EdDSA")
         .map(|k| k["kid"].as_str().unwrap().to_owned())
         .find(|k| *k != kid)
         .unwrap();
@@ -1112,8 +1124,9 @@ async fn client_secrets_client_credentials_and_key_rotation() {
         "its tokens stop validating at once"
     );
     let keys = admin.j(&["token", "keys"], "").json();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["kid"], kid.as_str());
+    assert_eq!(keys.len(), 3, "the two RSA keys and the new Ed25519 key");
+    assert!(keys.iter().all(|k| k["kid"] != old.as_str()));
+    assert!(keys.iter().any(|k| k["kid"] == kid.as_str()));
     // The active key: a new one is rotated in first, and named.
     let table = admin.run(&["key", "revoke", &kid], "");
     assert_eq!(table.code, 0, "{}", table.stderr);

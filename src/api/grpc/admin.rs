@@ -37,8 +37,15 @@ impl AdminService for AdminApi {
         &self,
         req: Request<RotateSigningKeyRequest>,
     ) -> Result<Response<RotateSigningKeyResponse>, Status> {
-        let kid = self.0.rotate_signing_key(&caller(&req)).await.or_status()?;
-        Ok(Response::new(RotateSigningKeyResponse { kid }))
+        let keys = self
+            .0
+            .rotate_signing_keys(&caller(&req))
+            .await
+            .or_status()?;
+        Ok(Response::new(RotateSigningKeyResponse {
+            kid: keys.eddsa,
+            rs256_kid: keys.rs256,
+        }))
     }
 
     async fn revoke_signing_key(

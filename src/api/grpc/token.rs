@@ -105,21 +105,19 @@ impl TokenService for TokenApi {
         &self,
         _req: Request<ListPublicKeysRequest>,
     ) -> Result<Response<ListPublicKeysResponse>, Status> {
-        // The message carries Ed25519 keys (`crv`, `x`) only: the RSA keys
-        // for ID tokens are in `/.well-known/jwks.json`.
         let keys = self
             .0
             .public_keys()
             .into_iter()
-            .filter_map(|k| {
-                Some(Jwk {
-                    kty: k.kty.into(),
-                    crv: k.crv?.into(),
-                    x: k.x?,
-                    kid: k.kid,
-                    alg: k.alg.into(),
-                    r#use: k.use_.into(),
-                })
+            .map(|k| Jwk {
+                kty: k.kty.into(),
+                crv: k.crv.map(Into::into).unwrap_or_default(),
+                x: k.x.unwrap_or_default(),
+                kid: k.kid,
+                alg: k.alg.into(),
+                r#use: k.use_.into(),
+                n: k.n.unwrap_or_default(),
+                e: k.e.unwrap_or_default(),
             })
             .collect();
         Ok(Response::new(ListPublicKeysResponse { keys }))

@@ -516,7 +516,11 @@ async fn id_tokens_are_signed_with_the_clients_algorithm() {
     let (k, _) = setup().await;
     let mut rs = spec(ClientType::Confidential);
     rs.id_token_alg = Some(SigningAlg::Rs256);
-    let (_, secret) = k.idm.create_client(&k.admin(), "rsa-app", rs).await.unwrap();
+    let (_, secret) = k
+        .idm
+        .create_client(&k.admin(), "rsa-app", rs)
+        .await
+        .unwrap();
     let (_, code) = code_for(&k, &params("rsa-app")).await;
     let client = k
         .idm

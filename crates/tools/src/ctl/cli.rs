@@ -488,8 +488,9 @@ pub enum KeyCommand {
     /// active key, or the one that signs while a rotated key waits, first
     /// rotates a new one in, signing at once, and names it.
     Revoke {
-        /// The key's id (`kid`), as `mciasctl token keys` (Ed25519) or the
-        /// JWKS (both) lists it.
+        /// The key's id (`kid`), as `mciasctl token keys` or the JWKS lists
+        /// it (a kid may begin with '-').
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

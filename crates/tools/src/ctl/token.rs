@@ -65,10 +65,13 @@ pub(super) async fn run(cx: &Ctx, c: TokenCommand) -> R<()> {
             let rows: Vec<Value> = keys
                 .iter()
                 .map(|k| {
-                    json!({ "kid": k.kid, "kty": k.kty, "crv": k.crv, "alg": k.alg, "use": k.r#use, "x": k.x })
+                    json!({
+                        "kid": k.kid, "kty": k.kty, "alg": k.alg, "use": k.r#use,
+                        "crv": k.crv, "x": k.x, "n": k.n, "e": k.e,
+                    })
                 })
                 .collect();
-            cx.p.rows(&["kid", "kty", "crv", "alg", "use", "x"], &rows);
+            cx.p.rows(&["kid", "kty", "alg", "use"], &rows);
         }
         TokenCommand::Refresh {
             refresh_token_stdin,

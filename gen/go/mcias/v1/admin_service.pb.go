@@ -146,8 +146,10 @@ func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
 // RotateSigningKeyResponse names the new key.
 type RotateSigningKeyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The new key's id (RFC 7638 thumbprint).
-	Kid           string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	// The new Ed25519 key's id (RFC 7638 thumbprint).
+	Kid string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	// The new RS256 key's id (RFC 7638 thumbprint).
+	Rs256Kid      string `protobuf:"bytes,2,opt,name=rs256_kid,json=rs256Kid,proto3" json:"rs256_kid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -185,6 +187,13 @@ func (*RotateSigningKeyResponse) Descriptor() ([]byte, []int) {
 func (x *RotateSigningKeyResponse) GetKid() string {
 	if x != nil {
 		return x.Kid
+	}
+	return ""
+}
+
+func (x *RotateSigningKeyResponse) GetRs256Kid() string {
+	if x != nil {
+		return x.Rs256Kid
 	}
 	return ""
 }
@@ -628,9 +637,10 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\rHealthRequest\"(\n" +
 	"\x0eHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\"\x19\n" +
-	"\x17RotateSigningKeyRequest\",\n" +
+	"\x17RotateSigningKeyRequest\"I\n" +
 	"\x18RotateSigningKeyResponse\x12\x10\n" +
-	"\x03kid\x18\x01 \x01(\tR\x03kid\"+\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x1b\n" +
+	"\trs256_kid\x18\x02 \x01(\tR\brs256Kid\"+\n" +
 	"\x17RevokeSigningKeyRequest\x12\x10\n" +
 	"\x03kid\x18\x01 \x01(\tR\x03kid\"R\n" +
 	"\x18RevokeSigningKeyResponse\x12\x10\n" +

@@ -35,9 +35,11 @@ const (
 type AdminServiceClient interface {
 	// Health reports whether the server can serve (its database answers).
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
-	// RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
-	// Previous keys stay published and verify until every token they signed
-	// has expired, then are retired.
+	// RotateSigningKey makes a new key of each algorithm (Ed25519 and RS256).
+	// Each is published at once and signs after tokens.signing_key_lead, so
+	// relying parties that cache the JWKS know it first; previous keys stay
+	// published and verify until every token they signed has expired, then are
+	// retired.
 	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
 	// RevokeSigningKey retires a signing key at once, for a key that may be
 	// compromised: tokens it signed stop validating immediately and it leaves
@@ -118,9 +120,11 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 type AdminServiceServer interface {
 	// Health reports whether the server can serve (its database answers).
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
-	// RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
-	// Previous keys stay published and verify until every token they signed
-	// has expired, then are retired.
+	// RotateSigningKey makes a new key of each algorithm (Ed25519 and RS256).
+	// Each is published at once and signs after tokens.signing_key_lead, so
+	// relying parties that cache the JWKS know it first; previous keys stay
+	// published and verify until every token they signed has expired, then are
+	// retired.
 	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
 	// RevokeSigningKey retires a signing key at once, for a key that may be
 	// compromised: tokens it signed stop validating immediately and it leaves

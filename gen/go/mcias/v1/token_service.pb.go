@@ -723,18 +723,23 @@ func (*ListPublicKeysRequest) Descriptor() ([]byte, []int) {
 // Jwk is an Ed25519 public key in JWK form (RFC 8037).
 type Jwk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Key type: always `OKP`.
+	// Key type: `OKP` (Ed25519, signs access tokens and ID tokens) or `RSA`
+	// (RS256, signs ID tokens of the applications that ask for it).
 	Kty string `protobuf:"bytes,1,opt,name=kty,proto3" json:"kty,omitempty"`
-	// Curve: always `Ed25519`.
+	// Curve of an `OKP` key: `Ed25519`.
 	Crv string `protobuf:"bytes,2,opt,name=crv,proto3" json:"crv,omitempty"`
-	// The public key, base64url without padding.
+	// The public key of an `OKP` key, base64url without padding.
 	X string `protobuf:"bytes,3,opt,name=x,proto3" json:"x,omitempty"`
 	// The key id: the RFC 7638 thumbprint.
 	Kid string `protobuf:"bytes,4,opt,name=kid,proto3" json:"kid,omitempty"`
-	// The algorithm: always `EdDSA`.
+	// The algorithm: `EdDSA` or `RS256`.
 	Alg string `protobuf:"bytes,5,opt,name=alg,proto3" json:"alg,omitempty"`
 	// The use: always `sig`.
-	Use           string `protobuf:"bytes,6,opt,name=use,proto3" json:"use,omitempty"`
+	Use string `protobuf:"bytes,6,opt,name=use,proto3" json:"use,omitempty"`
+	// The modulus of an `RSA` key, base64url without padding.
+	N string `protobuf:"bytes,7,opt,name=n,proto3" json:"n,omitempty"`
+	// The public exponent of an `RSA` key, base64url without padding.
+	E             string `protobuf:"bytes,8,opt,name=e,proto3" json:"e,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -807,6 +812,20 @@ func (x *Jwk) GetAlg() string {
 func (x *Jwk) GetUse() string {
 	if x != nil {
 		return x.Use
+	}
+	return ""
+}
+
+func (x *Jwk) GetN() string {
+	if x != nil {
+		return x.N
+	}
+	return ""
+}
+
+func (x *Jwk) GetE() string {
+	if x != nil {
+		return x.E
 	}
 	return ""
 }
@@ -907,14 +926,16 @@ const file_mcias_v1_token_service_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12&\n" +
 	"\x0ftoken_type_hint\x18\x02 \x01(\tR\rtokenTypeHint\"\x1a\n" +
 	"\x18RevokeTokenValueResponse\"\x17\n" +
-	"\x15ListPublicKeysRequest\"m\n" +
+	"\x15ListPublicKeysRequest\"\x89\x01\n" +
 	"\x03Jwk\x12\x10\n" +
 	"\x03kty\x18\x01 \x01(\tR\x03kty\x12\x10\n" +
 	"\x03crv\x18\x02 \x01(\tR\x03crv\x12\f\n" +
 	"\x01x\x18\x03 \x01(\tR\x01x\x12\x10\n" +
 	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n" +
 	"\x03alg\x18\x05 \x01(\tR\x03alg\x12\x10\n" +
-	"\x03use\x18\x06 \x01(\tR\x03use\";\n" +
+	"\x03use\x18\x06 \x01(\tR\x03use\x12\f\n" +
+	"\x01n\x18\a \x01(\tR\x01n\x12\f\n" +
+	"\x01e\x18\b \x01(\tR\x01e\";\n" +
 	"\x16ListPublicKeysResponse\x12!\n" +
 	"\x04keys\x18\x01 \x03(\v2\r.mcias.v1.JwkR\x04keys2\xfc\x05\n" +
 	"\fTokenService\x12t\n" +

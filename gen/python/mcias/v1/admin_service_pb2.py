@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mcias.v1 import options_pb2 as mcias_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmcias/v1/admin_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mcias/v1/options.proto\"\x0f\n\rHealthRequest\"(\n\x0eHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\"\x19\n\x17RotateSigningKeyRequest\",\n\x18RotateSigningKeyResponse\x12\x10\n\x03kid\x18\x01 \x01(\tR\x03kid\"+\n\x17RevokeSigningKeyRequest\x12\x10\n\x03kid\x18\x01 \x01(\tR\x03kid\"R\n\x18RevokeSigningKeyResponse\x12\x10\n\x03kid\x18\x01 \x01(\tR\x03kid\x12$\n\x0enew_active_kid\x18\x02 \x01(\tR\x0cnewActiveKid\"\x19\n\x17RotateRefreshKeyRequest\"1\n\x18RotateRefreshKeyResponse\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xc4\x01\n\x16ListAuditEventsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n\nevent_type\x18\x02 \x01(\tR\teventType\x12\x30\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"\xf8\x01\n\nAuditEvent\x12\x0e\n\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n\nevent_type\x18\x02 \x01(\tR\teventType\x12\x19\n\x08\x61\x63tor_id\x18\x03 \x01(\tR\x07\x61\x63torId\x12\x1b\n\ttarget_id\x18\x04 \x01(\tR\x08targetId\x12;\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\noccurredAt\x12\x12\n\x04peer\x18\x06 \x01(\tR\x04peer\x12\x18\n\x07outcome\x18\x07 \x01(\tR\x07outcome\x12\x18\n\x07\x64\x65tails\x18\x08 \x01(\tR\x07\x64\x65tails\"o\n\x17ListAuditEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.mcias.v1.AuditEventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd9\x04\n\x0c\x41\x64minService\x12S\n\x06Health\x12\x17.mcias.v1.HealthRequest\x1a\x18.mcias.v1.HealthResponse\"\x16\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/health\x12y\n\x10RotateSigningKey\x12!.mcias.v1.RotateSigningKeyRequest\x1a\".mcias.v1.RotateSigningKeyResponse\"\x1e\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/keys/rotate:\x01*\x12\x7f\n\x10RevokeSigningKey\x12!.mcias.v1.RevokeSigningKeyRequest\x1a\".mcias.v1.RevokeSigningKeyResponse\"$\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/keys/{kid}/revoke:\x01*\x12\x81\x01\n\x10RotateRefreshKey\x12!.mcias.v1.RotateRefreshKeyRequest\x1a\".mcias.v1.RotateRefreshKeyResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/refresh-keys/rotate:\x01*\x12t\n\x0fListAuditEvents\x12 .mcias.v1.ListAuditEventsRequest\x1a!.mcias.v1.ListAuditEventsResponse\"\x1c\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/eventsB\x92\x01\n\x0c\x63om.mcias.v1B\x11\x41\x64minServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmcias/v1/admin_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mcias/v1/options.proto\"\x0f\n\rHealthRequest\"(\n\x0eHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\"\x19\n\x17RotateSigningKeyRequest\"I\n\x18RotateSigningKeyResponse\x12\x10\n\x03kid\x18\x01 \x01(\tR\x03kid\x12\x1b\n\trs256_kid\x18\x02 \x01(\tR\x08rs256Kid\"+\n\x17RevokeSigningKeyRequest\x12\x10\n\x03kid\x18\x01 \x01(\tR\x03kid\"R\n\x18RevokeSigningKeyResponse\x12\x10\n\x03kid\x18\x01 \x01(\tR\x03kid\x12$\n\x0enew_active_kid\x18\x02 \x01(\tR\x0cnewActiveKid\"\x19\n\x17RotateRefreshKeyRequest\"1\n\x18RotateRefreshKeyResponse\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xc4\x01\n\x16ListAuditEventsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n\nevent_type\x18\x02 \x01(\tR\teventType\x12\x30\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x1b\n\tpage_size\x18\x04 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"\xf8\x01\n\nAuditEvent\x12\x0e\n\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n\nevent_type\x18\x02 \x01(\tR\teventType\x12\x19\n\x08\x61\x63tor_id\x18\x03 \x01(\tR\x07\x61\x63torId\x12\x1b\n\ttarget_id\x18\x04 \x01(\tR\x08targetId\x12;\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\noccurredAt\x12\x12\n\x04peer\x18\x06 \x01(\tR\x04peer\x12\x18\n\x07outcome\x18\x07 \x01(\tR\x07outcome\x12\x18\n\x07\x64\x65tails\x18\x08 \x01(\tR\x07\x64\x65tails\"o\n\x17ListAuditEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.mcias.v1.AuditEventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd9\x04\n\x0c\x41\x64minService\x12S\n\x06Health\x12\x17.mcias.v1.HealthRequest\x1a\x18.mcias.v1.HealthResponse\"\x16\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/health\x12y\n\x10RotateSigningKey\x12!.mcias.v1.RotateSigningKeyRequest\x1a\".mcias.v1.RotateSigningKeyResponse\"\x1e\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/keys/rotate:\x01*\x12\x7f\n\x10RevokeSigningKey\x12!.mcias.v1.RevokeSigningKeyRequest\x1a\".mcias.v1.RevokeSigningKeyResponse\"$\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/keys/{kid}/revoke:\x01*\x12\x81\x01\n\x10RotateRefreshKey\x12!.mcias.v1.RotateRefreshKeyRequest\x1a\".mcias.v1.RotateRefreshKeyResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/refresh-keys/rotate:\x01*\x12t\n\x0fListAuditEvents\x12 .mcias.v1.ListAuditEventsRequest\x1a!.mcias.v1.ListAuditEventsResponse\"\x1c\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/eventsB\x92\x01\n\x0c\x63om.mcias.v1B\x11\x41\x64minServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,21 +52,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROTATESIGNINGKEYREQUEST']._serialized_start=188
   _globals['_ROTATESIGNINGKEYREQUEST']._serialized_end=213
   _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_start=215
-  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_end=259
-  _globals['_REVOKESIGNINGKEYREQUEST']._serialized_start=261
-  _globals['_REVOKESIGNINGKEYREQUEST']._serialized_end=304
-  _globals['_REVOKESIGNINGKEYRESPONSE']._serialized_start=306
-  _globals['_REVOKESIGNINGKEYRESPONSE']._serialized_end=388
-  _globals['_ROTATEREFRESHKEYREQUEST']._serialized_start=390
-  _globals['_ROTATEREFRESHKEYREQUEST']._serialized_end=415
-  _globals['_ROTATEREFRESHKEYRESPONSE']._serialized_start=417
-  _globals['_ROTATEREFRESHKEYRESPONSE']._serialized_end=466
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=469
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=665
-  _globals['_AUDITEVENT']._serialized_start=668
-  _globals['_AUDITEVENT']._serialized_end=916
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=918
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1029
-  _globals['_ADMINSERVICE']._serialized_start=1032
-  _globals['_ADMINSERVICE']._serialized_end=1633
+  _globals['_ROTATESIGNINGKEYRESPONSE']._serialized_end=288
+  _globals['_REVOKESIGNINGKEYREQUEST']._serialized_start=290
+  _globals['_REVOKESIGNINGKEYREQUEST']._serialized_end=333
+  _globals['_REVOKESIGNINGKEYRESPONSE']._serialized_start=335
+  _globals['_REVOKESIGNINGKEYRESPONSE']._serialized_end=417
+  _globals['_ROTATEREFRESHKEYREQUEST']._serialized_start=419
+  _globals['_ROTATEREFRESHKEYREQUEST']._serialized_end=444
+  _globals['_ROTATEREFRESHKEYRESPONSE']._serialized_start=446
+  _globals['_ROTATEREFRESHKEYRESPONSE']._serialized_end=495
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=498
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=694
+  _globals['_AUDITEVENT']._serialized_start=697
+  _globals['_AUDITEVENT']._serialized_end=945
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=947
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1058
+  _globals['_ADMINSERVICE']._serialized_start=1061
+  _globals['_ADMINSERVICE']._serialized_end=1662
 # @@protoc_insertion_point(module_scope)

@@ -26,10 +26,12 @@ class RotateSigningKeyRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class RotateSigningKeyResponse(_message.Message):
-    __slots__ = ("kid",)
+    __slots__ = ("kid", "rs256_kid")
     KID_FIELD_NUMBER: _ClassVar[int]
+    RS256_KID_FIELD_NUMBER: _ClassVar[int]
     kid: str
-    def __init__(self, kid: _Optional[str] = ...) -> None: ...
+    rs256_kid: str
+    def __init__(self, kid: _Optional[str] = ..., rs256_kid: _Optional[str] = ...) -> None: ...
 
 class RevokeSigningKeyRequest(_message.Message):
     __slots__ = ("kid",)

@@ -76,9 +76,11 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateSigningKey(self, request, context):
-        """RotateSigningKey makes a new Ed25519 key the one that signs new tokens.
-        Previous keys stay published and verify until every token they signed
-        has expired, then are retired.
+        """RotateSigningKey makes a new key of each algorithm (Ed25519 and RS256).
+        Each is published at once and signs after tokens.signing_key_lead, so
+        relying parties that cache the JWKS know it first; previous keys stay
+        published and verify until every token they signed has expired, then are
+        retired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -116,20 +116,24 @@ class ListPublicKeysRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Jwk(_message.Message):
-    __slots__ = ("kty", "crv", "x", "kid", "alg", "use")
+    __slots__ = ("kty", "crv", "x", "kid", "alg", "use", "n", "e")
     KTY_FIELD_NUMBER: _ClassVar[int]
     CRV_FIELD_NUMBER: _ClassVar[int]
     X_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
     ALG_FIELD_NUMBER: _ClassVar[int]
     USE_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    E_FIELD_NUMBER: _ClassVar[int]
     kty: str
     crv: str
     x: str
     kid: str
     alg: str
     use: str
-    def __init__(self, kty: _Optional[str] = ..., crv: _Optional[str] = ..., x: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., use: _Optional[str] = ...) -> None: ...
+    n: str
+    e: str
+    def __init__(self, kty: _Optional[str] = ..., crv: _Optional[str] = ..., x: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., use: _Optional[str] = ..., n: _Optional[str] = ..., e: _Optional[str] = ...) -> None: ...
 
 class ListPublicKeysResponse(_message.Message):
     __slots__ = ("keys",)

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/token_service.proto.
  */
 export const file_mcias_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxtY2lhcy92MS90b2tlbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIlChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSK9AQoLVG9rZW5DbGFpbXMSDwoHc3ViamVjdBgBIAEoCRINCgVyb2xlcxgCIAMoCRIOCgZpc3N1ZXIYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNqdGkYBiABKAkSEgoKdG9rZW5fdHlwZRgHIAEoCSJNChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSJQoGY2xhaW1zGAIgASgLMhUubWNpYXMudjEuVG9rZW5DbGFpbXMiLgoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiWgoZSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChJSZXZva2VUb2tlblJlcXVlc3QSCwoDanRpGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIkAKFkludHJvc3BlY3RUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIu8BChdJbnRyb3NwZWN0VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSEgoKdG9rZW5fdHlwZRgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEg0KBXJvbGVzGAQgAygJEg4KBmlzc3VlchgFIAEoCRItCglpc3N1ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2p0aRgIIAEoCRIUCgxhY2NvdW50X3R5cGUYCSABKAkiQQoXUmV2b2tlVG9rZW5WYWx1ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhoKGFJldm9rZVRva2VuVmFsdWVSZXNwb25zZSIXChVMaXN0UHVibGljS2V5c1JlcXVlc3QiUQoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRILCgNraWQYBCABKAkSCwoDYWxnGAUgASgJEgsKA3VzZRgGIAEoCSI1ChZMaXN0UHVibGljS2V5c1Jlc3BvbnNlEhsKBGtleXMYASADKAsyDS5tY2lhcy52MS5Kd2sy/AUKDFRva2VuU2VydmljZRJ0Cg1WYWxpZGF0ZVRva2VuEh4ubWNpYXMudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaHy5tY2lhcy52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2UiIsjzGAGC0+STAhg6ASoiEy92MS90b2tlbnMvdmFsaWRhdGUSlAEKEUlzc3VlU2VydmljZVRva2VuEiIubWNpYXMudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GiMubWNpYXMudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZSI2yPMYBILT5JMCLDoBKiInL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9zZXJ2aWNlLXRva2VuEnIKC1Jldm9rZVRva2VuEhwubWNpYXMudjEuUmV2b2tlVG9rZW5SZXF1ZXN0Gh0ubWNpYXMudjEuUmV2b2tlVG9rZW5SZXNwb25zZSImyPMYBILT5JMCHDoBKiIXL3YxL3Rva2Vucy97anRpfS9yZXZva2USfAoPSW50cm9zcGVjdFRva2VuEiAubWNpYXMudjEuSW50cm9zcGVjdFRva2VuUmVxdWVzdBohLm1jaWFzLnYxLkludHJvc3BlY3RUb2tlblJlc3BvbnNlIiTI8xgCgtPkkwIaOgEqIhUvdjEvdG9rZW5zL2ludHJvc3BlY3QSgQEKEFJldm9rZVRva2VuVmFsdWUSIS5tY2lhcy52MS5SZXZva2VUb2tlblZhbHVlUmVxdWVzdBoiLm1jaWFzLnYxLlJldm9rZVRva2VuVmFsdWVSZXNwb25zZSImyPMYAYLT5JMCHDoBKiIXL3YxL3Rva2Vucy9yZXZva2UtdmFsdWUSaQoOTGlzdFB1YmxpY0tleXMSHy5tY2lhcy52MS5MaXN0UHVibGljS2V5c1JlcXVlc3QaIC5tY2lhcy52MS5MaXN0UHVibGljS2V5c1Jlc3BvbnNlIhTI8xgBgtPkkwIKEggvdjEva2V5c2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
+  fileDesc("ChxtY2lhcy92MS90b2tlbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIlChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCSK9AQoLVG9rZW5DbGFpbXMSDwoHc3ViamVjdBgBIAEoCRINCgVyb2xlcxgCIAMoCRIOCgZpc3N1ZXIYAyABKAkSLQoJaXNzdWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNqdGkYBiABKAkSEgoKdG9rZW5fdHlwZRgHIAEoCSJNChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSJQoGY2xhaW1zGAIgASgLMhUubWNpYXMudjEuVG9rZW5DbGFpbXMiLgoYSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiWgoZSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChJSZXZva2VUb2tlblJlcXVlc3QSCwoDanRpGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIkAKFkludHJvc3BlY3RUb2tlblJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIu8BChdJbnRyb3NwZWN0VG9rZW5SZXNwb25zZRIOCgZhY3RpdmUYASABKAgSEgoKdG9rZW5fdHlwZRgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEg0KBXJvbGVzGAQgAygJEg4KBmlzc3VlchgFIAEoCRItCglpc3N1ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2p0aRgIIAEoCRIUCgxhY2NvdW50X3R5cGUYCSABKAkiQQoXUmV2b2tlVG9rZW5WYWx1ZVJlcXVlc3QSDQoFdG9rZW4YASABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAIgASgJIhoKGFJldm9rZVRva2VuVmFsdWVSZXNwb25zZSIXChVMaXN0UHVibGljS2V5c1JlcXVlc3QiZwoDSndrEgsKA2t0eRgBIAEoCRILCgNjcnYYAiABKAkSCQoBeBgDIAEoCRILCgNraWQYBCABKAkSCwoDYWxnGAUgASgJEgsKA3VzZRgGIAEoCRIJCgFuGAcgASgJEgkKAWUYCCABKAkiNQoWTGlzdFB1YmxpY0tleXNSZXNwb25zZRIbCgRrZXlzGAEgAygLMg0ubWNpYXMudjEuSndrMvwFCgxUb2tlblNlcnZpY2USdAoNVmFsaWRhdGVUb2tlbhIeLm1jaWFzLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0Gh8ubWNpYXMudjEuVmFsaWRhdGVUb2tlblJlc3BvbnNlIiLI8xgBgtPkkwIYOgEqIhMvdjEvdG9rZW5zL3ZhbGlkYXRlEpQBChFJc3N1ZVNlcnZpY2VUb2tlbhIiLm1jaWFzLnYxLklzc3VlU2VydmljZVRva2VuUmVxdWVzdBojLm1jaWFzLnYxLklzc3VlU2VydmljZVRva2VuUmVzcG9uc2UiNsjzGASC0+STAiw6ASoiJy92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vc2VydmljZS10b2tlbhJyCgtSZXZva2VUb2tlbhIcLm1jaWFzLnYxLlJldm9rZVRva2VuUmVxdWVzdBodLm1jaWFzLnYxLlJldm9rZVRva2VuUmVzcG9uc2UiJsjzGASC0+STAhw6ASoiFy92MS90b2tlbnMve2p0aX0vcmV2b2tlEnwKD0ludHJvc3BlY3RUb2tlbhIgLm1jaWFzLnYxLkludHJvc3BlY3RUb2tlblJlcXVlc3QaIS5tY2lhcy52MS5JbnRyb3NwZWN0VG9rZW5SZXNwb25zZSIkyPMYAoLT5JMCGjoBKiIVL3YxL3Rva2Vucy9pbnRyb3NwZWN0EoEBChBSZXZva2VUb2tlblZhbHVlEiEubWNpYXMudjEuUmV2b2tlVG9rZW5WYWx1ZVJlcXVlc3QaIi5tY2lhcy52MS5SZXZva2VUb2tlblZhbHVlUmVzcG9uc2UiJsjzGAGC0+STAhw6ASoiFy92MS90b2tlbnMvcmV2b2tlLXZhbHVlEmkKDkxpc3RQdWJsaWNLZXlzEh8ubWNpYXMudjEuTGlzdFB1YmxpY0tleXNSZXF1ZXN0GiAubWNpYXMudjEuTGlzdFB1YmxpY0tleXNSZXNwb25zZSIUyPMYAYLT5JMCChIIL3YxL2tleXNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
 
 /**
  * ValidateTokenRequest carries the token to check.
@@ -391,21 +391,22 @@ export const ListPublicKeysRequestSchema: GenMessage<ListPublicKeysRequest> = /*
  */
 export type Jwk = Message<"mcias.v1.Jwk"> & {
   /**
-   * Key type: always `OKP`.
+   * Key type: `OKP` (Ed25519, signs access tokens and ID tokens) or `RSA`
+   * (RS256, signs ID tokens of the applications that ask for it).
    *
    * @generated from field: string kty = 1;
    */
   kty: string;
 
   /**
-   * Curve: always `Ed25519`.
+   * Curve of an `OKP` key: `Ed25519`.
    *
    * @generated from field: string crv = 2;
    */
   crv: string;
 
   /**
-   * The public key, base64url without padding.
+   * The public key of an `OKP` key, base64url without padding.
    *
    * @generated from field: string x = 3;
    */
@@ -419,7 +420,7 @@ export type Jwk = Message<"mcias.v1.Jwk"> & {
   kid: string;
 
   /**
-   * The algorithm: always `EdDSA`.
+   * The algorithm: `EdDSA` or `RS256`.
    *
    * @generated from field: string alg = 5;
    */
@@ -431,6 +432,20 @@ export type Jwk = Message<"mcias.v1.Jwk"> & {
    * @generated from field: string use = 6;
    */
   use: string;
+
+  /**
+   * The modulus of an `RSA` key, base64url without padding.
+   *
+   * @generated from field: string n = 7;
+   */
+  n: string;
+
+  /**
+   * The public exponent of an `RSA` key, base64url without padding.
+   *
+   * @generated from field: string e = 8;
+   */
+  e: string;
 };
 
 /**
