@@ -45,7 +45,7 @@ $(OAUTH2_PROXY_STAMP):
 # Rebuilt only when its sources change.
 $(GO_RP): $(GO_RP_SOURCES)
 	mkdir -p $(OIDC_BIN)
-	cd $(OIDC_DIR)/go-rp && go build -o $(abspath $(GO_RP)) .
+	cd $(OIDC_DIR)/go-rp && go build -buildvcs=false -o $(abspath $(GO_RP)) .
 
 ## The suite: each file starts its own `mciassrv dev` (target/debug/mciassrv
 ## or $$MCIAS_BIN) and one headless Chromium. Files run one after another.
