@@ -3,9 +3,11 @@
 # oauth2-proxy, each against a fresh `mciassrv dev` (tests/oidc/README.md).
 #
 #   make tools-oidc  Chromium (Debian), tests/oidc's npm lock, the Go binaries
+#   make lint-oidc   gofmt and go vet of the Go RP, node --check of the tests
 #   make test-oidc   the suite (node --test), one server per test file
 
 TOOLS_TARGETS += tools-oidc
+LINT_TARGETS  += lint-oidc
 TEST_TARGETS  += test-oidc
 
 OIDC_DIR            := tests/oidc
@@ -19,7 +21,7 @@ GO_RP               := $(OIDC_BIN)/mcias-go-rp
 GO_RP_SOURCES       := $(wildcard $(OIDC_DIR)/go-rp/*.go) $(OIDC_DIR)/go-rp/go.mod $(OIDC_DIR)/go-rp/go.sum
 OIDC_NPM_STAMP      := $(OIDC_DIR)/node_modules/.package-lock.json
 
-.PHONY: tools-oidc tools-oidc-apt tools-oidc-npm tools-oidc-go test-oidc
+.PHONY: tools-oidc tools-oidc-apt tools-oidc-npm tools-oidc-go lint-oidc test-oidc
 
 tools-oidc: tools-oidc-apt tools-oidc-npm tools-oidc-go
 
@@ -46,6 +48,11 @@ $(OAUTH2_PROXY_STAMP):
 $(GO_RP): $(GO_RP_SOURCES)
 	mkdir -p $(OIDC_BIN)
 	cd $(OIDC_DIR)/go-rp && go build -buildvcs=false -o $(abspath $(GO_RP)) .
+
+lint-oidc:
+	cd $(OIDC_DIR)/go-rp && test -z "$$(gofmt -l .)" || { gofmt -l . >&2; exit 1; }
+	cd $(OIDC_DIR)/go-rp && go vet ./...
+	for f in $(OIDC_DIR)/*.mjs $(OIDC_DIR)/lib/*.mjs; do node --check "$$f" || exit 1; done
 
 ## The suite: each file starts its own `mciassrv dev` (target/debug/mciassrv
 ## or $$MCIAS_BIN) and one headless Chromium. Files run one after another.
