@@ -35,6 +35,13 @@ async function contextWith(marker) {
   return context;
 }
 
+/** The page's text and the values of its fields (the profile may be shown
+ * as an editable form). */
+async function pageContent(page) {
+  const values = await page.locator('input:not([type=hidden]):not([type=password])').evaluateAll((els) => els.map((e) => e.value));
+  return `${await page.locator('body').innerText()}\n${values.join('\n')}`;
+}
+
 async function signInToAccount(user, marker = 'mcias-test') {
   const context = await contextWith(marker);
   const page = await context.newPage();
@@ -53,9 +60,9 @@ test('/account without a session redirects to /login?return_to=/account, and bac
   assert.equal(loc.searchParams.get('return_to'), '/account');
 
   const { context, page } = await signInToAccount(user);
-  const text = await page.locator('body').innerText();
-  for (const shown of [user.username, user.email, 'Dora Explorer']) {
-    assert.ok(text.includes(shown), `the profile shows ${shown}:\n${text}`);
+  const shown = await pageContent(page);
+  for (const value of [user.username, user.email, 'Dora Explorer']) {
+    assert.ok(shown.includes(value), `the profile shows ${value}:\n${shown}`);
   }
   await context.close();
 });
@@ -67,7 +74,7 @@ test('signing in at /login without return_to lands on /account', async () => {
   await page.goto(new URL('/login', server.base).toString());
   await signIn(page, user);
   await waitForUrl(page, (u) => u.pathname === '/account');
-  assert.ok((await page.locator('body').innerText()).includes(user.email));
+  assert.ok((await pageContent(page)).includes(user.email));
   await context.close();
 });
 
@@ -82,7 +89,14 @@ test('changing the password on /account: the new one works over REST, the old on
   const confirm = page.getByLabel(/(confirm|repeat|again)/i);
   if (await confirm.count()) await confirm.first().fill(newPassword);
   await page.getByRole('button', { name: /change password/i }).click();
-  await page.getByText(/password (was |has been )?changed/i).first().waitFor();
+  // Either a confirmation on /account or, since a new password ends every
+  // session, the sign-in page.
+  const confirmation = page.getByText(/password (was |has been )?changed/i).first();
+  await Promise.race([
+    confirmation.waitFor().catch(() => {}),
+    waitForUrl(page, (u) => u.pathname === '/login').catch(() => {}),
+  ]);
+  if (new URL(page.url()).pathname !== '/login') await confirmation.waitFor();
 
   assert.ok((await server.login(user.username, newPassword)).token, 'the new password logs in');
   const old = await server.api('POST', '/v1/auth/login', { body: { username: user.username, password: user.password }, token: null, ok: false });
@@ -98,16 +112,20 @@ test('/account lists the sessions of both browsers; "sign out everywhere" ends t
   const twoCookie = await sessionCookie(two.context);
 
   await one.page.reload();
-  await one.page.getByRole('heading', { name: /sessions/i }).first().waitFor();
+  await one.page.getByRole('heading', { name: /sessions|signed in/i }).first().waitFor();
   const text = await one.page.locator('body').innerText();
   const bothAgents = text.includes('mcias-browser-one') && text.includes('mcias-browser-two');
   const bothPeers = (text.match(/127\.0\.0\.1/g) ?? []).length >= 2;
   assert.ok(bothAgents || bothPeers, `both sessions are listed (by user agent or address):\n${text}`);
 
   const mark = await server.auditMark();
-  await one.page.getByRole('button', { name: /sign out everywhere/i }).click();
+  const [answer] = await Promise.all([
+    one.page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).origin === server.issuer),
+    one.page.getByRole('button', { name: /sign out everywhere/i }).click(),
+  ]);
+  assert.ok(answer.status() < 400, `sign out everywhere → ${answer.status()}`);
+  await one.page.waitForLoadState();
   // This browser is signed out: /account sends it to the sign-in page.
-  await waitForUrl(one.page, (u) => u.pathname === '/login' || u.pathname === '/account');
   await one.page.goto(new URL('/account', server.base).toString());
   await expectLoginPage(one.page);
 

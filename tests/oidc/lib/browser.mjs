@@ -89,9 +89,10 @@ export async function answerConsent(page, { clientName, scopes = [], decision, r
   for (const s of scopes) {
     assert.match(text, new RegExp(`\\b${s}\\b`, 'i'), `the consent page lists the scope ${s}:\n${text}`);
   }
+  // Set the box either way: its default is the server's choice.
   const box = page.getByLabel('Remember this decision');
   await box.waitFor();
-  if (remember) await box.check();
+  await box.setChecked(remember);
   const [response] = await Promise.all([
     page.waitForResponse((r) => new URL(r.url()).pathname === '/consent' && r.request().method() === 'POST'),
     page.getByRole('button', { name: decision === 'deny' ? 'Deny' : 'Allow' }).click(),
