@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { expectLoginPage, launchBrowser, sessionCookie, signIn, waitForUrl } from './lib/browser.mjs';
+import { expectLoginPage, launchBrowser, newContext, sessionCookie, signIn, waitForUrl } from './lib/browser.mjs';
 import { expectAudit } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -26,13 +26,9 @@ after(async () => {
 /** A context whose user agent carries `marker`, so the sessions list can
  * tell the browsers apart. */
 async function contextWith(marker) {
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
+  return newContext(browser, {
     userAgent: `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36 ${marker}`,
   });
-  context.setDefaultTimeout(30_000);
-  context.setDefaultNavigationTimeout(45_000);
-  return context;
 }
 
 /** The page's text and the values of its fields (the profile may be shown

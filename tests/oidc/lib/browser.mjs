@@ -22,17 +22,54 @@ export async function launchBrowser() {
   });
 }
 
-export async function newContext(browser) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+// Content-Security-Policy violations the browser reported, per page: a
+// blocked navigation would otherwise only show as a timeout.
+const cspViolations = new WeakMap();
+
+/** Records the page's CSP violations (see waitForUrl). */
+export function watchCsp(context) {
+  context.on('console', (msg) => {
+    if (!/Content Security Policy/i.test(msg.text())) return;
+    const page = msg.page();
+    if (!page) return;
+    if (!cspViolations.has(page)) cspViolations.set(page, []);
+    cspViolations.get(page).push(msg.text());
+  });
+  return context;
+}
+
+export async function newContext(browser, options = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, ...options });
   // A loaded 2-core machine: Argon2 hashing on sign-in takes its time.
   context.setDefaultTimeout(30_000);
   context.setDefaultNavigationTimeout(45_000);
-  return context;
+  return watchCsp(context);
+}
+
+/** `promise`, or a failure quoting the browser as soon as the page's CSP
+ * blocks something (a blocked redirect would otherwise be a timeout). */
+export async function orCspBlock(page, promise) {
+  let timer;
+  const blocked = new Promise((_, reject) => {
+    const check = () => {
+      const v = cspViolations.get(page);
+      if (v?.length) reject(new Error(`the browser blocked the flow by the page's Content-Security-Policy (at ${page.url()}): ${v.join(' | ')}`));
+      else timer = setTimeout(check, 100);
+    };
+    check();
+  });
+  promise.catch(() => {});
+  blocked.catch(() => {});
+  try {
+    return await Promise.race([promise, blocked]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits until the page's URL satisfies `pred` (a URL → boolean). */
 export async function waitForUrl(page, pred, timeout = 45_000) {
-  await page.waitForURL((u) => pred(new URL(u)), { timeout, waitUntil: 'commit' });
+  await orCspBlock(page, page.waitForURL((u) => pred(new URL(u)), { timeout, waitUntil: 'commit' }));
   return new URL(page.url());
 }
 
@@ -50,20 +87,20 @@ export async function expectLoginPage(page) {
 export async function submitPassword(page, username, password) {
   await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  const [response] = await Promise.all([
+  const [response] = await orCspBlock(page, Promise.all([
     page.waitForResponse((r) => new URL(r.url()).pathname === '/login' && r.request().method() === 'POST'),
     page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  ]));
   return response;
 }
 
 /** Fills the TOTP step and submits it; returns the POST's response. */
 export async function submitTotp(page, code) {
   await page.getByLabel('Authentication code', { exact: true }).fill(code);
-  const [response] = await Promise.all([
+  const [response] = await orCspBlock(page, Promise.all([
     page.waitForResponse((r) => new URL(r.url()).pathname === '/login/totp' && r.request().method() === 'POST'),
     page.getByRole('button', { name: 'Verify' }).click(),
-  ]);
+  ]));
   return response;
 }
 
@@ -93,10 +130,10 @@ export async function answerConsent(page, { clientName, scopes = [], decision, r
   const box = page.getByLabel('Remember this decision');
   await box.waitFor();
   await box.setChecked(remember);
-  const [response] = await Promise.all([
+  const [response] = await orCspBlock(page, Promise.all([
     page.waitForResponse((r) => new URL(r.url()).pathname === '/consent' && r.request().method() === 'POST'),
     page.getByRole('button', { name: decision === 'deny' ? 'Deny' : 'Allow' }).click(),
-  ]);
+  ]));
   return response;
 }
 
