@@ -89,7 +89,13 @@ test('oauth2-proxy signs the browser in through the provider; the upstream sees 
   await page.goto(`${started.origin}/private/page`);
   await waitForUrl(page, (u) => u.origin === server.issuer && u.pathname === '/login');
   await signIn(page, erin);
+  // The proxy's callback either sends the browser on to the page or answers
+  // an error page: fail at once with the proxy's log then.
+  const callback = page.waitForResponse((r) => r.url().startsWith(`${started.origin}/oauth2/callback`), { timeout: 45_000 });
+  callback.catch(() => {});
   await answerConsent(page, { clientName: 'Proxied App', scopes: ['email'], decision: 'allow' });
+  const cb = await callback;
+  assert.ok(cb.status() < 400, `oauth2-proxy's callback answered ${cb.status()}:\n${(await page.locator('body').innerText()).slice(0, 500)}\n--- oauth2-proxy log:\n${proxy.output.slice(-6000)}`);
   await waitForUrl(page, (u) => u.origin === started.origin && u.pathname === '/private/page');
   await page.getByRole('heading', { name: 'Upstream reached' }).waitFor();
   const echoed = JSON.parse(await page.locator('#echo').innerText());
