@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, until } from './server.mjs';
+import { killOnExit, ROOT, until } from './server.mjs';
 
 export const GO_RP = process.env.GO_RP || join(ROOT, 'tools', 'bin', 'mcias-go-rp');
 export const OAUTH2_PROXY = process.env.OAUTH2_PROXY || join(ROOT, 'tools', 'bin', 'oauth2-proxy');
@@ -19,6 +19,7 @@ export class Proc {
     this.name = name;
     this.output = '';
     this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    killOnExit(this.proc);
     this.exit = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
     this.exited = false;
     this.proc.once('exit', () => {

@@ -452,6 +452,16 @@ export class McIasServer {
   }
 }
 
+/** Kills `proc` when this process exits, however it exits (a crashed test
+ * file must not leave its server or helpers running). */
+export function killOnExit(proc) {
+  const kill = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  process.once('exit', kill);
+  proc.once('exit', () => process.off('exit', kill));
+}
+
 function safeJson(s) {
   try {
     return JSON.parse(s);
@@ -495,6 +505,7 @@ async function spawnServer() {
     const proc = spawn(BIN, ['dev', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    killOnExit(proc);
     let out = '';
     proc.stdout.on('data', (d) => {
       out += d;
