@@ -359,7 +359,41 @@ impl Idm {
                     jti: c.jti,
                     account_type: c.typ,
                 },
-                _ => Introspection::default(),
+                // An access token issued to an application (its own
+                // audience); `verify_client_access` checks revocation and
+                // the token version.
+                _ => match self.verify_client_access(token) {
+                    Ok(c) => {
+                        let text = |n: &str| {
+                            c.get(n)
+                                .and_then(serde_json::Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        let int =
+                            |n: &str| c.get(n).and_then(serde_json::Value::as_i64).unwrap_or(0);
+                        Introspection {
+                            active: true,
+                            token_type: "access_token".into(),
+                            subject: text("sub"),
+                            roles: c
+                                .get("roles")
+                                .and_then(serde_json::Value::as_array)
+                                .map(|r| {
+                                    r.iter()
+                                        .filter_map(|x| x.as_str().map(str::to_owned))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                            issuer: text("iss"),
+                            issued_at: int("iat"),
+                            expires_at: int("exp"),
+                            jti: text("jti"),
+                            account_type: text("typ"),
+                        }
+                    }
+                    Err(_) => Introspection::default(),
+                },
             });
         }
         let Some(hash) = self.refresh_secrets.hash(token) else {

@@ -83,6 +83,18 @@ async fn signed_in(idm: &Idm) -> (WebSession, Zeroizing<String>) {
     }
 }
 
+async fn info_sub(k: &Kit) -> String {
+    k.idm
+        .list_accounts(100, "")
+        .await
+        .unwrap()
+        .accounts
+        .into_iter()
+        .find(|a| a.username == "alice")
+        .unwrap()
+        .id
+}
+
 fn auth(id: &str, secret: &str) -> ClientAuth {
     ClientAuth {
         client_id: id.into(),
@@ -161,6 +173,9 @@ async fn sign_in_consent_code_tokens_userinfo_refresh_and_sign_out() {
     assert_eq!(claims["sid"], session.sid.as_str());
     assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
     assert!(claims["at_hash"].is_string());
+    let seen = k.idm.introspect(&k.admin(), &t.access_token).await.unwrap();
+    assert!(seen.active, "an admin sees an application's token");
+    assert_eq!(seen.subject, info_sub(&k).await);
     let info = k.idm.userinfo(&t.access_token).await.unwrap();
     assert!(info.contains_key("sub"));
     assert!(
