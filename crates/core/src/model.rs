@@ -100,6 +100,10 @@ pub struct AccountRecord {
     pub token_version: i64,
     /// Argon2id hash of a system account's client secret.
     pub client_secret_hash: Option<String>,
+    /// The last successful sign-in.
+    pub last_login_at: Option<i64>,
+    /// The password is a temporary one: the next sign-in must change it.
+    pub password_change_required: bool,
     /// The optional profile (OpenID Connect standard claims).
     pub profile: Profile,
 }

@@ -74,6 +74,29 @@ pub trait Backend: Send + Sync + Debug {
         limit: u32,
     ) -> StoreFuture<'_, Vec<AccountRecord>>;
 
+    /// Accounts whose username or lowercased email starts with `query`
+    /// (lowercase), in `status` (all but deleted when `None`), in id order
+    /// after `after_id`, at most `limit`; served from indexes.
+    fn search_accounts(
+        &self,
+        query: Option<String>,
+        status: Option<AccountStatus>,
+        after_id: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AccountRecord>>;
+
+    /// Gives a live account a temporary password (hash, the
+    /// change-required flag), forgets its failures and bumps its token
+    /// version, with `audit`. Setting a password (`set_password`) clears
+    /// the flag.
+    fn reset_password(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
+
     /// Whether an active account holds the admin role.
     fn has_active_admin(&self) -> StoreFuture<'_, bool>;
 

@@ -104,6 +104,8 @@ fn record(id: &str, username: &str, account_type: AccountType) -> AccountRecord 
         updated_at: 100,
         token_version: 1,
         client_secret_hash: None,
+        last_login_at: None,
+        password_change_required: false,
         profile: Profile::default(),
     }
 }

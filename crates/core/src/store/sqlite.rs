@@ -44,6 +44,9 @@ impl Backend for Store {
         account(id: String) -> Option<AccountRecord>;
         account_by_username(username: String) -> Option<AccountRecord>;
         has_active_admin() -> bool;
+        search_accounts(query: Option<String>, status: Option<AccountStatus>, after_id: Option<String>, limit: u32)
+            -> Vec<AccountRecord>;
+        reset_password(account_id: String, hash: String, now: i64, audit: AuditEntry) -> ();
         list_accounts(after_id: Option<String>, limit: u32) -> Vec<AccountRecord>;
         login_failed(f: LoginFailure, audit: AuditEntry) -> SourceFailures;
         source_failures(account_id: String, source: String) -> SourceFailures;

@@ -46,6 +46,9 @@ pub enum SignIn {
     Done(NewSession),
     /// The password was right; the session waits for the TOTP code.
     SecondFactor(NewSession),
+    /// The password (and code) were right, but it is a temporary password:
+    /// the session waits for a new one.
+    NewPassword(NewSession),
 }
 
 impl Idm {
@@ -111,6 +114,20 @@ impl Idm {
                 .await?;
             return Ok(SignIn::SecondFactor(pending));
         }
+        if account.password_change_required {
+            let pending = self.new_session(
+                caller,
+                &account.id,
+                account.token_version,
+                SessionStage::SecondFactor,
+                vec!["pwd".to_owned()],
+                user_agent,
+            );
+            self.store
+                .create_web_session(pending.session.clone(), None, None)
+                .await?;
+            return Ok(SignIn::NewPassword(pending));
+        }
         let new = self.new_session(
             caller,
             &account.id,
@@ -142,7 +159,7 @@ impl Idm {
         pending_cookie: &str,
         code: &str,
         user_agent: Option<&str>,
-    ) -> Result<NewSession> {
+    ) -> Result<SignIn> {
         let expired = || {
             Error::new(
                 crate::error::ErrorKind::Unauthenticated,
@@ -172,11 +189,16 @@ impl Idm {
             .check_totp(caller, &account, &account.username, code)
             .await?;
         let amr = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+        let change = account.password_change_required;
         let new = self.new_session(
             caller,
             &account.id,
             account.token_version,
-            SessionStage::SignedIn,
+            if change {
+                SessionStage::SecondFactor
+            } else {
+                SessionStage::SignedIn
+            },
             amr.clone(),
             user_agent,
         );
@@ -199,6 +221,79 @@ impl Idm {
             details,
         )
         .await?;
+        Ok(if change {
+            SignIn::NewPassword(new)
+        } else {
+            SignIn::Done(new)
+        })
+    }
+
+    /// The last step of a sign-in with a temporary password: the new
+    /// password (the usual rules) replaces it, which ends every other
+    /// session and token, and the browser is signed in with a new session.
+    pub async fn web_new_password(
+        &self,
+        caller: &Caller,
+        pending_cookie: &str,
+        new_password: Zeroizing<String>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let expired = || {
+            Error::new(
+                crate::error::ErrorKind::Unauthenticated,
+                "sign_in_expired",
+                "the sign-in expired; enter your username and password again",
+            )
+        };
+        let pending = self
+            .pending_session(pending_cookie)
+            .await?
+            .ok_or_else(expired)?;
+        let account = self
+            .live_account(&pending.account_id)
+            .await
+            .map_err(|_| expired())?;
+        let factor_done = !account.totp_enabled || pending.amr.iter().any(|m| m == "otp");
+        if !account.password_change_required
+            || account.token_version != pending.token_version
+            || !factor_done
+        {
+            return Err(expired());
+        }
+        crate::idm::credentials::check_new_password(&new_password)?;
+        let hash = self.hasher.hash(new_password).await?;
+        let mut audit = self.audit(
+            "password_change",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({ "from_temporary": true }),
+        );
+        audit.actor_id = Some(account.id.clone());
+        self.store
+            .set_password(account.id.clone(), hash, self.clock.now(), audit)
+            .await?;
+        self.sync_version(&account.id).await?;
+        let account = self.live_account(&account.id).await?;
+        let new = self.new_session(
+            caller,
+            &account.id,
+            account.token_version,
+            SessionStage::SignedIn,
+            pending.amr.clone(),
+            user_agent,
+        );
+        let mut signed_in = self.audit(
+            "login_success",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({ "session": new.session.sid, "via": "web", "amr": pending.amr }),
+        );
+        signed_in.actor_id = Some(account.id.clone());
+        self.store
+            .create_web_session(new.session.clone(), Some(pending.id_hash), Some(signed_in))
+            .await?;
         Ok(new)
     }
 
