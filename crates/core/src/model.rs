@@ -287,6 +287,8 @@ pub struct AuditFilter {
     pub event_type: Option<String>,
     /// At or after this time.
     pub since: Option<i64>,
+    /// Before this time.
+    pub until: Option<i64>,
     /// Ids strictly below this (paging).
     pub before_id: Option<i64>,
 }

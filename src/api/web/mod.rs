@@ -47,6 +47,7 @@ pub fn serves(path: &str) -> bool {
             | "/oauth2/end_session"
             | "/login"
             | "/login/totp"
+            | "/login/new-password"
             | "/consent"
             | "/logout"
             | "/static/mcias.css"
@@ -71,6 +72,7 @@ impl Web {
             (Method::GET, "/login") => self.signin_page(req).await,
             (Method::POST, "/login") => self.signin(req).await,
             (Method::POST, "/login/totp") => self.second_factor(req).await,
+            (Method::POST, "/login/new-password") => self.new_password(req).await,
             (Method::POST, "/consent") => self.consent(req).await,
             (Method::GET, "/oauth2/end_session") => self.end_session_get(req).await,
             (Method::POST, "/oauth2/end_session") | (Method::POST, "/logout") => {

@@ -38,6 +38,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/confirm_logout.html"),
     ),
     ("account.html", include_str!("templates/account.html")),
+    (
+        "new_password.html",
+        include_str!("templates/new_password.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -1245,9 +1245,20 @@ pub async fn audit(s: &dyn Backend) {
         account_id: Some("u1".to_owned()),
         event_type: Some("login_success".to_owned()),
         since: Some(20),
+        until: None,
         before_id: None,
     };
     assert_eq!(list(combined, 10).await, [50]);
+    let window = AuditFilter {
+        since: Some(20),
+        until: Some(40),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        list(window, 10).await,
+        [30, 20],
+        "since is inclusive, until is not"
+    );
 
     // Paging: limit, then before the last id seen.
     let page1 = s.list_audit(AuditFilter::default(), 2).await.unwrap();

@@ -431,6 +431,26 @@ impl Idm {
         Ok(())
     }
 
+    /// ListSessions: an account's browser sessions and refresh families
+    /// (self or admin).
+    pub async fn account_sessions(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+    ) -> Result<(Vec<WebSession>, Vec<FamilyInfo>)> {
+        caller.self_or_admin(account_id)?;
+        let now = self.clock.now();
+        let sessions = self
+            .store
+            .account_web_sessions(account_id.to_owned(), now)
+            .await?;
+        let families = self
+            .store
+            .account_families(account_id.to_owned(), now)
+            .await?;
+        Ok((sessions, families))
+    }
+
     /// The caller a page acts as: the session's account with its current
     /// roles, so pages call the same domain operations, with the same
     /// permission checks and audit, as the API.
