@@ -681,6 +681,17 @@ pub struct OAuthGrant {
     pub created_at: i64,
 }
 
+/// What the console's overview counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Accounts by status (deleted ones included).
+    pub accounts: Vec<(AccountStatus, i64)>,
+    /// Registered applications (not deleted).
+    pub clients: i64,
+    /// Signed-in browser sessions that have not ended or expired.
+    pub sessions: i64,
+}
+
 /// A live refresh-token family of an account: an API sign-in, or a grant
 /// to an application.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,12 +24,13 @@ impl Web {
         let return_to = safe_return_to(q.get("return_to"));
         let client_name = self.client_name_for(&return_to).await;
         let username = q.get("login_hint").unwrap_or_default().to_owned();
+        let reauth = q.get("reauth") == Some("1");
         let (csrf, new) = self.csrf_token(req.headers());
         self.form_page(
             StatusCode::OK,
             "signin.html",
             new,
-            context! { csrf, return_to, client_name, username },
+            context! { csrf, return_to, client_name, username, reauth },
         )
     }
 
@@ -75,8 +76,12 @@ impl Web {
             .web_sign_in(&caller, &username, password, user_agent(&parts.headers))
             .await
         {
-            Ok(step) => self.next_step(&parts.headers, step, &return_to),
+            Ok(step) => {
+                self.metrics.page_login(matches!(step, SignIn::Done(_)));
+                self.next_step(&parts.headers, step, &return_to)
+            }
             Err(e) if e.kind == ErrorKind::Unauthenticated => {
+                self.metrics.page_login(false);
                 again(StatusCode::UNAUTHORIZED, "Invalid username or password.")
             }
             Err(e) if e.kind == ErrorKind::ResourceExhausted => again(

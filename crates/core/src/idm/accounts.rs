@@ -577,4 +577,12 @@ impl Idm {
             .set_profile(account_id.to_owned(), p, self.clock.now(), audit)
             .await
     }
+
+    /// The console overview's counts (admin).
+    pub async fn counts(&self, caller: &Caller) -> Result<crate::model::Counts> {
+        if !caller.principal()?.is_admin() {
+            return Err(Error::denied("the overview is for admins"));
+        }
+        self.store.counts(self.clock.now()).await
+    }
 }

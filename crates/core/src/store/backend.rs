@@ -22,7 +22,7 @@ use std::pin::Pin;
 use crate::error::Result;
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
-    CodeOutcome, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
+    CodeOutcome, Counts, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
     PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
     SourceFailures, TokenRecord, WebSession,
 };
@@ -468,6 +468,10 @@ pub trait Backend: Send + Sync + Debug {
         now: i64,
         audit: AuditEntry,
     ) -> StoreFuture<'_, Option<Vec<(String, i64)>>>;
+
+    /// The console overview's counts: accounts by status, applications,
+    /// live browser sessions.
+    fn counts(&self, now: i64) -> StoreFuture<'_, Counts>;
 
     /// Deletes codes that expired and sessions that ended or expired before
     /// `before`; how many rows went.

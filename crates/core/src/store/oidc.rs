@@ -11,8 +11,8 @@ use super::tokens::insert_token;
 use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditEntry, AuthCode, CodeOutcome, FamilyInfo, NewRefresh, NewToken, OAuthGrant, SessionStage,
-    WebSession,
+    AuditEntry, AuthCode, CodeOutcome, Counts, FamilyInfo, NewRefresh, NewToken, OAuthGrant,
+    SessionStage, WebSession,
 };
 
 fn to_json(v: &[String]) -> Result<String> {
@@ -488,6 +488,39 @@ impl Store {
             let revoked = revoke_family(tx, &family_id, now, "revoked by owner")?;
             append(tx, &audit)?;
             Ok(Some(revoked))
+        })
+        .await
+    }
+
+    /// The overview's counts.
+    pub async fn counts(&self, now: i64) -> Result<Counts> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT status, COUNT(*) FROM accounts GROUP BY status ORDER BY status")
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(sql_err)?;
+            let mut accounts = Vec::new();
+            for row in rows {
+                let (s, n) = row.map_err(sql_err)?;
+                accounts.push((crate::model::AccountStatus::from_i64(s)?, n));
+            }
+            let clients = c
+                .query_row("SELECT COUNT(*) FROM oauth_clients WHERE deleted_at IS NULL", [], |r| r.get(0))
+                .map_err(sql_err)?;
+            let sessions = c
+                .query_row(
+                    "SELECT COUNT(*) FROM web_sessions WHERE stage = 2 AND ended_at IS NULL AND expires_at > ?1",
+                    [now],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            Ok(Counts {
+                accounts,
+                clients,
+                sessions,
+            })
         })
         .await
     }

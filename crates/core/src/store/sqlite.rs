@@ -8,7 +8,7 @@ use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
-    CodeOutcome, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
+    CodeOutcome, Counts, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
     PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
     SourceFailures, TokenRecord, WebSession,
 };
@@ -104,6 +104,7 @@ impl Backend for Store {
             refresh: Option<NewRefresh>, audit: AuditEntry) -> ();
         oauth_grant(family_id: String) -> Option<OAuthGrant>;
         prune_oidc(before: i64) -> usize;
+        counts(now: i64) -> Counts;
         account_families(account_id: String, now: i64) -> Vec<FamilyInfo>;
         revoke_account_family(account_id: String, family_id: String, now: i64, audit: AuditEntry)
             -> Option<Vec<(String, i64)>>;
