@@ -15,6 +15,9 @@ use crate::api::pb::auth_service_client::AuthServiceClient;
 use crate::api::web::Web;
 use crate::api::web::page::{self, Params};
 
+/// What an action did: the notice, and a secret to show once.
+type Outcome<'a> = (&'a str, Option<(&'a str, String)>);
+
 fn type_name(t: i32) -> &'static str {
     match pb::AccountType::try_from(t) {
         Ok(pb::AccountType::Human) => "human",
@@ -288,7 +291,7 @@ impl Web {
             return res;
         }
         let id = id.to_owned();
-        let done: Result<(&str, Option<(&str, String)>), tonic::Status> = match action {
+        let done: Result<Outcome<'_>, tonic::Status> = match action {
             "status" => {
                 let Some(status) = form.get("status").and_then(status_value) else {
                     return page::error_page(StatusCode::BAD_REQUEST, "status: not a known status");
