@@ -51,7 +51,33 @@ pub enum SignIn {
     NewPassword(NewSession),
 }
 
+/// A sign-in whose password step is too old or whose account changed.
+fn sign_in_expired() -> Error {
+    Error::new(
+        crate::error::ErrorKind::Unauthenticated,
+        "sign_in_expired",
+        "the sign-in expired; enter your username and password again",
+    )
+}
+
 impl Idm {
+    /// The session waiting for a later sign-in step and its (active)
+    /// account; `sign_in_expired` when either is gone.
+    async fn pending_sign_in(
+        &self,
+        cookie: &str,
+    ) -> Result<(WebSession, crate::model::AccountRecord)> {
+        let pending = self
+            .pending_session(cookie)
+            .await?
+            .ok_or_else(sign_in_expired)?;
+        let account = self
+            .live_account(&pending.account_id)
+            .await
+            .map_err(|_| sign_in_expired())?;
+        Ok((pending, account))
+    }
+
     fn new_session(
         &self,
         caller: &Caller,
@@ -160,27 +186,9 @@ impl Idm {
         code: &str,
         user_agent: Option<&str>,
     ) -> Result<SignIn> {
-        let expired = || {
-            Error::new(
-                crate::error::ErrorKind::Unauthenticated,
-                "sign_in_expired",
-                "the sign-in expired; enter your username and password again",
-            )
-        };
-        let pending = self
-            .pending_session(pending_cookie)
-            .await?
-            .ok_or_else(expired)?;
-        let account = self
-            .store
-            .account(pending.account_id.clone())
-            .await?
-            .ok_or_else(expired)?;
-        if account.status != AccountStatus::Active
-            || account.token_version != pending.token_version
-            || !account.totp_enabled
-        {
-            return Err(expired());
+        let (pending, account) = self.pending_sign_in(pending_cookie).await?;
+        if account.token_version != pending.token_version || !account.totp_enabled {
+            return Err(sign_in_expired());
         }
         if code.len() > 16 {
             return Err(Error::invalid("field_too_long", "the code is too long"));
@@ -238,27 +246,13 @@ impl Idm {
         new_password: Zeroizing<String>,
         user_agent: Option<&str>,
     ) -> Result<NewSession> {
-        let expired = || {
-            Error::new(
-                crate::error::ErrorKind::Unauthenticated,
-                "sign_in_expired",
-                "the sign-in expired; enter your username and password again",
-            )
-        };
-        let pending = self
-            .pending_session(pending_cookie)
-            .await?
-            .ok_or_else(expired)?;
-        let account = self
-            .live_account(&pending.account_id)
-            .await
-            .map_err(|_| expired())?;
+        let (pending, account) = self.pending_sign_in(pending_cookie).await?;
         let factor_done = !account.totp_enabled || pending.amr.iter().any(|m| m == "otp");
         if !account.password_change_required
             || account.token_version != pending.token_version
             || !factor_done
         {
-            return Err(expired());
+            return Err(sign_in_expired());
         }
         crate::idm::credentials::check_new_password(&new_password)?;
         let hash = self.hasher.hash(new_password).await?;
