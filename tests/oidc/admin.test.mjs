@@ -11,7 +11,6 @@
 //
 // The tests follow one story and share its state (the admin's browser, the
 // account and the application made in the console): they run in order.
-// One test is marked todo: a server bug, see README.md.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -488,12 +487,10 @@ test('"Sign out everywhere" in the console ends the account\'s browser sessions 
   assert.equal(ev.actorId, adminId);
 });
 
-// Known server bug (see README.md): ListSessions, which the console's
-// account page shows, selects sessions by ended_at and expiry only, not by
-// the account's token version, so the sessions and refresh families that
-// suspension, a password change or "Sign out everywhere" ended are still
-// listed. Marked todo: reported, not failing the run.
-test('after "Sign out everywhere" the console lists no session and no lasting access for the account', { todo: 'server bug: ListSessions lists sessions ended by the token version' }, async () => {
+// ListSessions (the console's account page) lists only what still works:
+// sessions and refresh families that suspension, a password change or
+// "Sign out everywhere" ended (by the token version) are not listed.
+test('after "Sign out everywhere" the console lists no session and no lasting access for the account', async () => {
   assert.ok(sam, 'needs the previous test');
   const { page } = admin;
   await page.goto(url(sam.path));

@@ -403,8 +403,9 @@ pub trait Backend: Send + Sync + Debug {
         audit: AuditEntry,
     ) -> StoreFuture<'_, Vec<(String, i64)>>;
 
-    /// An account's signed-in sessions that have neither ended nor expired,
-    /// newest first (at most 100).
+    /// An account's signed-in sessions that have neither ended nor expired
+    /// and carry the account's current token version, newest first (at most
+    /// 100).
     fn account_web_sessions(
         &self,
         account_id: String,
@@ -456,7 +457,8 @@ pub trait Backend: Send + Sync + Debug {
     fn oauth_grant(&self, family_id: String) -> StoreFuture<'_, Option<OAuthGrant>>;
 
     /// An account's live refresh-token families (API sign-ins and grants to
-    /// applications), newest first, at most 100.
+    /// applications) of its current token version, newest first, at most
+    /// 100.
     fn account_families(&self, account_id: String, now: i64) -> StoreFuture<'_, Vec<FamilyInfo>>;
 
     /// Revokes one family of `account_id` with `audit`: the access tokens

@@ -238,6 +238,7 @@ impl Store {
                 .prepare_cached(&format!(
                     "SELECT {SESSION_COLUMNS} FROM web_sessions
                      WHERE account_id = ?1 AND ended_at IS NULL AND expires_at > ?2 AND stage = 2
+                       AND token_version = (SELECT token_version FROM accounts WHERE id = ?1)
                      ORDER BY created_at DESC LIMIT 100"
                 ))
                 .map_err(sql_err)?;
@@ -444,6 +445,7 @@ impl Store {
                      FROM refresh_tokens r LEFT JOIN oauth_grants g ON g.family_id = r.family_id
                      WHERE r.account_id = ?1 AND r.used_at IS NULL AND r.revoked_at IS NULL
                        AND r.expires_at > ?2
+                       AND r.token_version = (SELECT token_version FROM accounts WHERE id = ?1)
                      ORDER BY r.issued_at DESC LIMIT 100",
                 )
                 .map_err(sql_err)?;
@@ -496,7 +498,9 @@ impl Store {
     pub async fn counts(&self, now: i64) -> Result<Counts> {
         self.read(move |c| {
             let mut stmt = c
-                .prepare_cached("SELECT status, COUNT(*) FROM accounts GROUP BY status ORDER BY status")
+                .prepare_cached(
+                    "SELECT status, COUNT(*) FROM accounts GROUP BY status ORDER BY status",
+                )
                 .map_err(sql_err)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
@@ -507,11 +511,17 @@ impl Store {
                 accounts.push((crate::model::AccountStatus::from_i64(s)?, n));
             }
             let clients = c
-                .query_row("SELECT COUNT(*) FROM oauth_clients WHERE deleted_at IS NULL", [], |r| r.get(0))
+                .query_row(
+                    "SELECT COUNT(*) FROM oauth_clients WHERE deleted_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
                 .map_err(sql_err)?;
             let sessions = c
                 .query_row(
-                    "SELECT COUNT(*) FROM web_sessions WHERE stage = 2 AND ended_at IS NULL AND expires_at > ?1",
+                    "SELECT COUNT(*) FROM web_sessions s JOIN accounts a ON a.id = s.account_id
+                     WHERE s.stage = 2 AND s.ended_at IS NULL AND s.expires_at > ?1
+                       AND s.token_version = a.token_version AND a.status = 1",
                     [now],
                     |r| r.get(0),
                 )

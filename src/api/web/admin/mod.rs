@@ -34,6 +34,7 @@ const STEP_UP_SECS: i64 = 600;
 pub(super) struct Admin {
     session: WebSession,
     principal: Principal,
+    username: String,
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -96,9 +97,16 @@ impl Web {
                 "The console is for accounts with the admin role.",
             ));
         };
+        let username = self
+            .idm
+            .get_account(&principal.account_id)
+            .await
+            .map(|a| a.username)
+            .map_err(|e| error_for(&e))?;
         Ok(Admin {
             session,
             principal,
+            username,
             peer: ext.get::<PeerAddr>().map(|p| p.0),
         })
     }
@@ -127,7 +135,7 @@ impl Web {
         let (csrf, new) = self.csrf_token(headers);
         let ctx = context! {
             csrf,
-            signed_in_as => admin.principal.account_id.clone(),
+            signed_in_as => admin.username.clone(),
             ..ctx
         };
         self.form_page(status, template, new, ctx)

@@ -361,9 +361,20 @@ impl Idm {
 
     /// The signed-in sessions of the session's own account, newest first.
     pub async fn own_web_sessions(&self, session: &WebSession) -> Result<Vec<WebSession>> {
-        self.store
-            .account_web_sessions(session.account_id.clone(), self.clock.now())
-            .await
+        self.live_web_sessions(&session.account_id).await
+    }
+
+    /// An account's sessions that still work: not ended, not expired, its
+    /// current token version, used within the idle timeout.
+    async fn live_web_sessions(&self, account_id: &str) -> Result<Vec<WebSession>> {
+        let now = self.clock.now();
+        let idle = self.sessions.idle_timeout.secs_i64();
+        let mut sessions = self
+            .store
+            .account_web_sessions(account_id.to_owned(), now)
+            .await?;
+        sessions.retain(|s| s.last_seen.saturating_add(idle) > now);
+        Ok(sessions)
     }
 
     /// Ends another session of the same account (from the account page).
@@ -433,14 +444,10 @@ impl Idm {
         account_id: &str,
     ) -> Result<(Vec<WebSession>, Vec<FamilyInfo>)> {
         caller.self_or_admin(account_id)?;
-        let now = self.clock.now();
-        let sessions = self
-            .store
-            .account_web_sessions(account_id.to_owned(), now)
-            .await?;
+        let sessions = self.live_web_sessions(account_id).await?;
         let families = self
             .store
-            .account_families(account_id.to_owned(), now)
+            .account_families(account_id.to_owned(), self.clock.now())
             .await?;
         Ok((sessions, families))
     }
