@@ -255,11 +255,19 @@ impl Store {
             // The end of the prefix range: the query with its last
             // character's successor (U+10FFFF never ends a real name).
             let end = query.as_ref().map(|q| format!("{q}\u{10FFFF}"));
+            // With a query, the two prefix ranges are read from their
+            // indexes first (a narrow prefix touches only its matches);
+            // without, the id order is the primary key's.
+            let matching = if query.is_some() {
+                "id IN (SELECT id FROM accounts WHERE username >= ?2 AND username < ?3
+                        UNION SELECT id FROM accounts WHERE lower(email) >= ?2 AND lower(email) < ?3)"
+            } else {
+                "?2 IS NULL"
+            };
             let sql = format!(
                 "SELECT {COLUMNS} FROM accounts
-                 WHERE (?1 IS NULL OR status = ?1) AND (?1 IS NOT NULL OR status <> 4)
-                   AND (?2 IS NULL OR (username >= ?2 AND username < ?3)
-                        OR (lower(email) >= ?2 AND lower(email) < ?3))
+                 WHERE {matching}
+                   AND (?1 IS NULL OR status = ?1) AND (?1 IS NOT NULL OR status <> 4)
                    AND (?4 IS NULL OR id > ?4)
                  ORDER BY id LIMIT ?5"
             );
