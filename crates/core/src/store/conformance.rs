@@ -28,6 +28,7 @@ use crate::model::{
     RefreshKeyRecord, RefreshOutcome, SigningAlg, SigningKeyRecord, SourceFailures, TokenKind,
 };
 
+mod console;
 mod oidc;
 
 /// One area of the suite, run against a fresh backend.
@@ -56,6 +57,7 @@ pub fn areas() -> Vec<(&'static str, Area)> {
         ("pg_creds", |s| Box::pin(pg_creds(s))),
         ("oauth_clients", |s| Box::pin(oauth_clients(s))),
         ("oidc", |s| Box::pin(oidc::oidc(s))),
+        ("console", |s| Box::pin(console::console(s))),
         ("config_values", |s| Box::pin(config_values(s))),
         ("lock_and_health", |s| Box::pin(lock_and_health(s))),
     ]
