@@ -10,8 +10,10 @@ pub(super) async fn console(s: &dyn Backend) {
     create(s, "a1", "alice", &[]).await;
     create(s, "a2", "albert", &[]).await;
     create(s, "a3", "bob", &[]).await;
-    let mut profile = Profile::default();
-    profile.email = Some("Bob.Builder@Example.org".to_owned());
+    let profile = Profile {
+        email: Some("Bob.Builder@Example.org".to_owned()),
+        ..Profile::default()
+    };
     s.set_profile("a3".to_owned(), profile, 110, event("profile_update", 110))
         .await
         .unwrap();
