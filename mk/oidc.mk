@@ -2,7 +2,7 @@
 # driven by playwright-core), openid-client, a go-oidc relying party and
 # oauth2-proxy, each against a fresh `mciassrv dev` (tests/oidc/README.md).
 #
-#   make tools-oidc  Chromium (Debian), tests/oidc's npm lock, the Go binaries
+#   make tools-oidc  Chromium and sqlite3 (Debian), tests/oidc's npm lock, the Go binaries
 #   make lint-oidc   gofmt and go vet of the Go RP, node --check of the tests
 #   make test-oidc   the suite (node --test), one server per test file
 
@@ -11,7 +11,7 @@ LINT_TARGETS  += lint-oidc
 TEST_TARGETS  += test-oidc
 
 OIDC_DIR            := tests/oidc
-OIDC_APT_PACKAGES   := chromium
+OIDC_APT_PACKAGES   := chromium sqlite3
 OAUTH2_PROXY_VERSION := v7.15.6
 OIDC_BIN            := tools/bin
 # Stamps are named apart from mk/clients.mk's `.stamp-*`, which that file
@@ -26,7 +26,8 @@ OIDC_NPM_STAMP      := $(OIDC_DIR)/node_modules/.package-lock.json
 tools-oidc: tools-oidc-apt tools-oidc-npm tools-oidc-go
 
 ## Debian's Chromium at /usr/bin/chromium (playwright-core never downloads a
-## browser of its own).
+## browser of its own); sqlite3, with which admin.test.mjs backdates a
+## session's sign-in for the console's step-up.
 tools-oidc-apt:
 	tools/scripts/apt-install.sh $(OIDC_APT_PACKAGES)
 

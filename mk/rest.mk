@@ -30,6 +30,7 @@ test-rest: $(REST_STAMP) $(BUF) mciassrv-debug
 	MCIAS_BIN=target/debug/mciassrv BUF=$(BUF) $(REST_PY) -m pytest -q tests/http
 
 .PHONY: bench
-## Hot-path figures (release build): validations and refreshes per second.
+## Hot-path figures (release build): validations and refreshes per second;
+## the console's account search over 100,000 accounts.
 bench:
-	$(CARGO) bench --bench hotpath
+	$(CARGO) bench --bench hotpath --bench console

@@ -110,6 +110,8 @@ fn no_response_carries_a_secret_except_the_documented_ones() {
             "EnrollTotpResponse.secret".to_string(),
             // Stored database credentials, to their owner or an admin.
             "GetPgCredsResponse.creds.password".to_string(),
+            // A temporary password, once, to the admin who reset it.
+            "ResetPasswordResponse.temporary_password".to_string(),
             // A new client secret, once, to the admin who rotated it.
             "RotateClientSecretResponse.client_secret".to_string(),
             // A new application secret, once, to the admin who rotated it.

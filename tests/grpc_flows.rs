@@ -775,6 +775,7 @@ async fn list_accounts_pages() {
                 pb::ListAccountsRequest {
                     page_size: 2,
                     page_token: token.clone(),
+                    ..Default::default()
                 },
                 &admin,
             ))
@@ -798,11 +799,45 @@ async fn list_accounts_pages() {
             pb::ListAccountsRequest {
                 page_size: 2,
                 page_token: "garbage".into(),
+                ..Default::default()
             },
             &admin,
         ))
         .await;
     assert_code(res, Code::InvalidArgument);
+
+    // Search: a prefix of the username or the email, any case, and status.
+    let search = |query: &str, status: pb::AccountStatus| pb::ListAccountsRequest {
+        page_size: 50,
+        query: query.into(),
+        status: status as i32,
+        ..Default::default()
+    };
+    let found = |r: pb::ListAccountsResponse| {
+        r.accounts
+            .into_iter()
+            .map(|a| a.username)
+            .collect::<Vec<_>>()
+    };
+    let r = s
+        .accounts()
+        .await
+        .list_accounts(authed(
+            search("ADM", pb::AccountStatus::Unspecified),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found(r), ["admin"]);
+    let r = s
+        .accounts()
+        .await
+        .list_accounts(authed(search("", pb::AccountStatus::Suspended), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found(r).is_empty(), "nobody is suspended");
 }
 
 #[tokio::test]
@@ -823,6 +858,7 @@ async fn audit_log_records_and_filters() {
             since: None,
             page_size,
             page_token: page_token.into(),
+            until: None,
         }
     };
     let all = s

@@ -230,6 +230,19 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
             ),
         ),
         ("ListPublicKeys", (json!({}), "none", vec![])),
+        ("ListSigningKeys", (json!({}), "admin", vec![])),
+        (
+            "ResetPassword",
+            (
+                json!({"accountId": "{bob}"}),
+                "admin",
+                vec!["temporaryPassword"],
+            ),
+        ),
+        (
+            "ListSessions",
+            (json!({"accountId": "{alice}"}), "admin", vec![]),
+        ),
         (
             "CreateAccount",
             (
@@ -305,7 +318,10 @@ fn fixtures() -> HashMap<&'static str, (Value, &'static str, Vec<&'static str>)>
             "RevokeTokenValue",
             (json!({"token": "{revocable_value}"}), "none", vec![]),
         ),
-        ("RotateSigningKey", (json!({}), "admin", vec!["kid"])),
+        (
+            "RotateSigningKey",
+            (json!({}), "admin", vec!["kid", "rs256Kid"]),
+        ),
         ("RotateRefreshKey", (json!({}), "admin", vec!["keyId"])),
         (
             "RevokeSigningKey",
@@ -847,7 +863,10 @@ async fn jwks_etag_and_discovery() {
     let d = common::get_json(&http, &format!("{base}/.well-known/openid-configuration")).await;
     assert_eq!(d["issuer"], "https://mcias.test");
     assert_eq!(d["jwks_uri"], "https://mcias.test/.well-known/jwks.json");
-    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["EdDSA"]));
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA"])
+    );
 
     assert_eq!(
         http.get(format!("{base}/healthz"))

@@ -515,3 +515,167 @@ async fn consent_denied_answers_access_denied_and_discovery_names_every_endpoint
     .await;
     assert_eq!(m["issuer"], d["issuer"]);
 }
+
+/// Signs `user` in through the pages; returns the `/account` page's HTML.
+async fn sign_in(b: &mut Browser, user: &str, password: &str, return_to: &str) -> String {
+    let page = b
+        .get(&format!(
+            "/login?return_to={}",
+            return_to.replace('/', "%2F")
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &hidden(&page, "csrf")),
+                ("return_to", &hidden(&page, "return_to")),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {user}");
+    let res = b.get(&location(&res)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_console_is_for_admins_and_acts_through_the_gated_services() {
+    let (s, _) = setup().await;
+    // A non-admin gets 403 on every console URL.
+    let mut alice = Browser::new(&s);
+    sign_in(&mut alice, "alice", "alice password 1", "/account").await;
+    for path in [
+        "/admin",
+        "/admin/accounts",
+        "/admin/applications",
+        "/admin/audit",
+        "/admin/keys",
+    ] {
+        assert_eq!(
+            alice.get(path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+
+    let mut b = Browser::new(&s);
+    let overview = sign_in(&mut b, "admin", &s.admin_password, "/admin").await;
+    assert!(overview.contains("<h1>Overview</h1>") && overview.contains("SERVING"));
+
+    // Create an account through the form, find it, set its roles.
+    let page = b.get("/admin/accounts").await.text().await.unwrap();
+    let res = b
+        .post(
+            "/admin/accounts",
+            &[
+                ("csrf", &hidden(&page, "csrf")),
+                ("username", "carol"),
+                ("account_type", "human"),
+                ("password", "carol password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let carol_page = location(&res);
+    assert!(carol_page.starts_with("/admin/accounts/"));
+    let listed = b.get("/admin/accounts?q=CAR").await.text().await.unwrap();
+    assert!(listed.contains(">carol</a>") && !listed.contains(">alice</a>"));
+    let page = b.get(&carol_page).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let res = b
+        .post(
+            &format!("{carol_page}/roles"),
+            &[("csrf", &csrf), ("roles", "reader, writer")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("reader, writer"));
+
+    // Suspending ends the account's tokens.
+    let carol_token = s.login("carol", "carol password 1").await;
+    assert!(s.valid(&carol_token).await);
+    let res = b
+        .post(
+            &format!("{carol_page}/status"),
+            &[("csrf", &csrf), ("status", "suspended")],
+        )
+        .await;
+    assert!(res.text().await.unwrap().contains("suspended"));
+    assert!(!s.valid(&carol_token).await);
+
+    // A temporary password is shown once.
+    let res = b
+        .post(&format!("{carol_page}/reset-password"), &[("csrf", &csrf)])
+        .await;
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"shown-once\""), "{html}");
+
+    // Applications: register one, its secret shown once.
+    let page = b.get("/admin/applications").await.text().await.unwrap();
+    let res = b
+        .post(
+            "/admin/applications",
+            &[
+                ("csrf", &hidden(&page, "csrf")),
+                ("client_id", "wiki"),
+                ("client_type", "confidential"),
+                ("name", "Wiki"),
+                ("redirect_uris", "https://wiki.example/cb"),
+                ("scopes", "openid email"),
+                ("grant_authorization_code", "on"),
+                ("id_token_alg", "RS256"),
+            ],
+        )
+        .await;
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"shown-once\"") && html.contains("Wiki"),
+        "{html}"
+    );
+    // A bad redirect URI is refused with a message naming the field.
+    let res = b
+        .post(
+            "/admin/applications",
+            &[
+                ("csrf", &hidden(&page, "csrf")),
+                ("client_id", "bad"),
+                ("name", "Bad"),
+                ("redirect_uris", "http://evil.example/cb"),
+                ("grant_authorization_code", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("redirect_uris"));
+
+    // The audit view shows what was done, with the admin as actor.
+    let audit = b
+        .get("/admin/audit?type=roles_set")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("roles_set"), "{audit}");
+    let live = b.get("/admin/audit?live=1").await.text().await.unwrap();
+    assert!(live.contains("http-equiv=\"refresh\""));
+    let keys = b.get("/admin/keys").await.text().await.unwrap();
+    assert!(keys.contains("RS256") && keys.contains("EdDSA") && keys.contains("signing"));
+
+    // Eleven minutes later, a destructive action asks for a fresh sign-in.
+    s.clock.advance(11 * 60);
+    let page = b.get(&carol_page).await.text().await.unwrap();
+    let res = b
+        .post(
+            &format!("{carol_page}/roles"),
+            &[("csrf", &hidden(&page, "csrf")), ("roles", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).contains("reauth=1"), "{}", location(&res));
+}

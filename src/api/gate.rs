@@ -26,6 +26,13 @@ use mcias_core::idm::{Caller, Idm};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// The identity of a signed-in browser session, put on in-process requests
+/// by the pages (the admin console) so they pass the same gate as the API:
+/// the permission from the proto, metrics, the log line. Only code in this
+/// process can attach it; nothing from the wire becomes an extension.
+#[derive(Debug, Clone)]
+pub struct PageSession(pub mcias_core::idm::Principal);
+
 /// The per-IP rate limit, shared by every surface.
 pub struct Limiter(DefaultKeyedRateLimiter<IpAddr>);
 
@@ -96,12 +103,14 @@ impl GateState {
         path: &str,
         peer: Option<SocketAddr>,
         authorization: Option<&str>,
+        session: Option<mcias_core::idm::Principal>,
     ) -> Result<Caller, Status> {
         let Some(perm) = self.perms.get(path) else {
             return Err(Status::unimplemented(format!("unknown method {path}")));
         };
         let token = authorization.and_then(bearer);
         let principal = match (perm, token) {
+            _ if session.is_some() => session,
             (Permission::Public, Some(t)) => self.idm.authenticate(t).ok(),
             (Permission::Public, None) => None,
             (_, None) => {
@@ -226,7 +235,8 @@ where
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let admitted = self.state.admit(&path, peer, auth);
+        let session = req.extensions().get::<PageSession>().map(|s| s.0.clone());
+        let admitted = self.state.admit(&path, peer, auth, session);
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let state = self.state.clone();

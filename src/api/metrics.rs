@@ -25,6 +25,15 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// Cumulative counters at one instant.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    at: i64,
+    logins_ok: u64,
+    logins_failed: u64,
+    refused: u64,
+}
+
 type HistogramFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
 
 /// The server's metrics.
@@ -34,6 +43,7 @@ pub struct Metrics {
     latency: HistogramFamily,
     logins: Family<OutcomeLabels, Counter>,
     rate_limited: Counter,
+    history: std::sync::Mutex<std::collections::VecDeque<Sample>>,
     hash_queue: Gauge,
 }
 
@@ -79,6 +89,7 @@ impl Default for Metrics {
             logins,
             rate_limited,
             hash_queue,
+            history: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
     }
 }
@@ -105,6 +116,52 @@ impl Metrics {
             };
             self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
         }
+    }
+
+    /// Counts a sign-in on the pages (the API's are counted by `record`).
+    pub fn page_login(&self, success: bool) {
+        let outcome = if success { "success" } else { "failure" };
+        self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Takes a sample of the sign-in and refusal counters (once a minute);
+    /// the last hour is kept for the console.
+    pub fn sample(&self, now: i64) {
+        let get = |outcome| self.logins.get_or_create(&OutcomeLabels { outcome }).get();
+        let s = Sample {
+            at: now,
+            logins_ok: get("success"),
+            logins_failed: get("failure"),
+            refused: self.rate_limited.get(),
+        };
+        let mut h = match self.history.lock() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        h.push_back(s);
+        while h.len() > 61 {
+            h.pop_front();
+        }
+    }
+
+    /// Per-minute counts over the last hour, oldest first: (minute start,
+    /// sign-ins, failed sign-ins, rate-limit refusals).
+    pub fn last_hour(&self) -> Vec<(i64, u64, u64, u64)> {
+        let h = match self.history.lock() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        h.iter()
+            .zip(h.iter().skip(1))
+            .map(|(a, b)| {
+                (
+                    a.at,
+                    b.logins_ok.saturating_sub(a.logins_ok),
+                    b.logins_failed.saturating_sub(a.logins_failed),
+                    b.refused.saturating_sub(a.refused),
+                )
+            })
+            .collect()
     }
 
     /// Counts a rate-limit rejection.

@@ -362,36 +362,6 @@ pub async fn token(state: &RestState, idm: &Idm, req: Request<Incoming>) -> Resp
                 Err(e) => grant_error(&e),
             }
         }
-        Some("refresh_token") if client_auth.is_some() => {
-            let Some(refresh) = param(&form, "refresh_token") else {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "refresh_token is required",
-                );
-            };
-            let caller = caller_of(&parts.extensions);
-            let client = match client_auth.as_ref() {
-                Some(auth) => match idm.authenticate_client(auth).await {
-                    Ok(c) => c,
-                    Err(e) => return grant_error(&e),
-                },
-                None => {
-                    return oauth_error(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_client",
-                        "client authentication is required",
-                    );
-                }
-            };
-            match idm
-                .refresh_for_client(&caller, &client, refresh, param(&form, "scope"))
-                .await
-            {
-                Ok(t) => token_set_answer(t),
-                Err(e) => grant_error(&e),
-            }
-        }
         Some("refresh_token") => {
             let Some(refresh) = param(&form, "refresh_token") else {
                 return oauth_error(
@@ -400,6 +370,28 @@ pub async fn token(state: &RestState, idm: &Idm, req: Request<Incoming>) -> Resp
                     "refresh_token is required",
                 );
             };
+            // An application's refresh token comes with its client's
+            // authentication. A bare client_id that names no application (a
+            // public caller of the API's own sign-in) changes nothing.
+            let application = match &client_auth {
+                Some(a) if a.secret.is_some() || idm.get_client(&a.client_id).await.is_ok() => {
+                    match idm.authenticate_client(a).await {
+                        Ok(c) => Some(c),
+                        Err(e) => return grant_error(&e),
+                    }
+                }
+                _ => None,
+            };
+            if let Some(client) = application {
+                let caller = caller_of(&parts.extensions);
+                return match idm
+                    .refresh_for_client(&caller, &client, refresh, param(&form, "scope"))
+                    .await
+                {
+                    Ok(t) => token_set_answer(t),
+                    Err(e) => grant_error(&e),
+                };
+            }
             let req = RefreshTokenRequest {
                 refresh_token: refresh.to_owned(),
             };

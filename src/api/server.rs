@@ -254,6 +254,12 @@ pub async fn start_on(
             .await;
     }
     let gated = gate.layer(routes);
+    let web = web::Web::new(
+        idm.clone(),
+        config.tokens.issuer.clone(),
+        gated.clone(),
+        metrics.clone(),
+    );
     let shared = Arc::new(Shared {
         grpc: tonic_web::GrpcWebLayer::new().layer(gated.clone()),
         rest: RestState {
@@ -267,7 +273,7 @@ pub async fn start_on(
         issuer: config.tokens.issuer.clone(),
         openapi,
         cors: config.server.cors_allowed_origins.clone(),
-        web: web::Web::new(idm.clone(), config.tokens.issuer.clone()),
+        web,
     });
 
     let local_addr = listener
@@ -295,9 +301,11 @@ pub async fn start_on(
 fn spawn_maintenance(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRUNE_EVERY);
+        let mut minute = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
+                _ = minute.tick() => shared.metrics.sample(shared.idm.now()),
                 _ = tick.tick() => {
                     shared.limiter.prune();
                     if let Err(e) = shared.idm.maintain_keys().await {

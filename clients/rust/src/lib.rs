@@ -841,6 +841,7 @@ impl Client {
             .list_accounts(self.req(pb::ListAccountsRequest {
                 page_size,
                 page_token: page_token.to_owned(),
+                ..Default::default()
             }))
             .await?
             .into_inner())
@@ -862,6 +863,7 @@ impl Client {
                 since: filter.since,
                 page_size: filter.page_size,
                 page_token: page_token.to_owned(),
+                ..Default::default()
             }))
             .await?
             .into_inner())

@@ -100,6 +100,10 @@ pub struct AccountRecord {
     pub token_version: i64,
     /// Argon2id hash of a system account's client secret.
     pub client_secret_hash: Option<String>,
+    /// The last successful sign-in.
+    pub last_login_at: Option<i64>,
+    /// The password is a temporary one: the next sign-in must change it.
+    pub password_change_required: bool,
     /// The optional profile (OpenID Connect standard claims).
     pub profile: Profile,
 }
@@ -283,6 +287,8 @@ pub struct AuditFilter {
     pub event_type: Option<String>,
     /// At or after this time.
     pub since: Option<i64>,
+    /// Before this time.
+    pub until: Option<i64>,
     /// Ids strictly below this (paging).
     pub before_id: Option<i64>,
 }
@@ -673,6 +679,17 @@ pub struct OAuthGrant {
     pub amr: Vec<String>,
     /// Creation time.
     pub created_at: i64,
+}
+
+/// What the console's overview counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Accounts by status (deleted ones included).
+    pub accounts: Vec<(AccountStatus, i64)>,
+    /// Registered applications (not deleted).
+    pub clients: i64,
+    /// Signed-in browser sessions that have not ended or expired.
+    pub sessions: i64,
 }
 
 /// A live refresh-token family of an account: an API sign-in, or a grant

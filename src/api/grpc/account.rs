@@ -41,6 +41,8 @@ fn account(a: AccountRecord) -> Account {
         display_name: a.profile.display_name.unwrap_or_default(),
         given_name: a.profile.given_name.unwrap_or_default(),
         family_name: a.profile.family_name.unwrap_or_default(),
+        last_login_at: a.last_login_at.map(timestamp),
+        password_change_required: a.password_change_required,
     }
 }
 
@@ -70,6 +72,58 @@ fn account_status(v: i32) -> Result<model::AccountStatus, Error> {
 
 #[tonic::async_trait]
 impl AccountService for AccountApi {
+    async fn reset_password(
+        &self,
+        req: Request<ResetPasswordRequest>,
+    ) -> Result<Response<ResetPasswordResponse>, Status> {
+        let c = caller(&req);
+        let temporary = self
+            .0
+            .reset_password(&c, &req.into_inner().account_id)
+            .await
+            .or_status()?;
+        Ok(Response::new(ResetPasswordResponse {
+            temporary_password: temporary.to_string(),
+        }))
+    }
+
+    async fn list_sessions(
+        &self,
+        req: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let c = caller(&req);
+        let (sessions, families) = self
+            .0
+            .account_sessions(&c, &req.into_inner().account_id)
+            .await
+            .or_status()?;
+        Ok(Response::new(ListSessionsResponse {
+            sessions: sessions
+                .into_iter()
+                .map(|s| BrowserSession {
+                    sid: s.sid,
+                    created_at: Some(timestamp(s.created_at)),
+                    last_seen_at: Some(timestamp(s.last_seen)),
+                    expires_at: Some(timestamp(s.expires_at)),
+                    peer: s.peer.unwrap_or_default(),
+                    user_agent: s.user_agent.unwrap_or_default(),
+                    amr: s.amr,
+                })
+                .collect(),
+            families: families
+                .into_iter()
+                .map(|f| RefreshFamily {
+                    family_id: f.family_id,
+                    client_id: f.client_id.unwrap_or_default(),
+                    scope: f.scope.unwrap_or_default(),
+                    created_at: Some(timestamp(f.created_at)),
+                    last_used_at: Some(timestamp(f.last_used)),
+                    expires_at: Some(timestamp(f.expires_at)),
+                })
+                .collect(),
+        }))
+    }
+
     async fn create_account(
         &self,
         req: Request<CreateAccountRequest>,
@@ -92,9 +146,13 @@ impl AccountService for AccountApi {
         req: Request<ListAccountsRequest>,
     ) -> Result<Response<ListAccountsResponse>, Status> {
         let r = req.into_inner();
+        let status = match r.status {
+            0 => None,
+            s => Some(account_status(s).or_status()?),
+        };
         let page = self
             .0
-            .list_accounts(r.page_size, &r.page_token)
+            .search_accounts(r.page_size, &r.page_token, &r.query, status)
             .await
             .or_status()?;
         Ok(Response::new(ListAccountsResponse {

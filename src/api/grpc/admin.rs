@@ -72,6 +72,26 @@ impl AdminService for AdminApi {
         Ok(Response::new(RotateRefreshKeyResponse { key_id }))
     }
 
+    async fn list_signing_keys(
+        &self,
+        _req: Request<ListSigningKeysRequest>,
+    ) -> Result<Response<ListSigningKeysResponse>, Status> {
+        let keys = self.0.signing_key_list().await.or_status()?;
+        Ok(Response::new(ListSigningKeysResponse {
+            keys: keys
+                .into_iter()
+                .map(|(k, signing)| SigningKey {
+                    kid: k.kid,
+                    alg: k.alg.as_str().to_owned(),
+                    created_at: Some(crate::api::timestamp(k.created_at)),
+                    active_from: Some(crate::api::timestamp(k.active_from)),
+                    signing,
+                    retire_after: k.retire_after.map(crate::api::timestamp),
+                })
+                .collect(),
+        }))
+    }
+
     async fn list_audit_events(
         &self,
         req: Request<ListAuditEventsRequest>,
@@ -88,6 +108,7 @@ impl AdminService for AdminApi {
             account_id: non_empty(r.account_id),
             event_type: non_empty(r.event_type),
             since: r.since.map(|t| t.seconds),
+            until: r.until.map(|t| t.seconds),
             before_id: None,
         };
         let (events, next) = self

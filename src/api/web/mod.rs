@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod admin;
 mod authorize;
 pub mod page;
 mod signin;
@@ -29,14 +30,20 @@ use mcias_core::idm::{Caller, Idm};
 use mcias_core::model::WebSession;
 
 use super::gate::PeerAddr;
+use super::metrics::Metrics;
+use super::rest::InProcess;
 use page::{Csrf, SESSION_COOKIE};
 
-/// What the pages need: the domain, the issuer and the CSRF key.
+/// What the pages need: the domain, the issuer, the CSRF key, the gated
+/// services (the console calls them as the session's account) and the
+/// metrics.
 #[derive(Debug)]
 pub struct Web {
     idm: Arc<Idm>,
     issuer: String,
     csrf: Csrf,
+    grpc: InProcess,
+    metrics: Arc<Metrics>,
 }
 
 /// Paths the browser surface serves.
@@ -47,18 +54,27 @@ pub fn serves(path: &str) -> bool {
             | "/oauth2/end_session"
             | "/login"
             | "/login/totp"
+            | "/login/new-password"
             | "/consent"
             | "/logout"
             | "/static/mcias.css"
     ) || path == "/account"
         || path.starts_with("/account/")
+        || path == "/admin"
+        || path.starts_with("/admin/")
 }
 
 impl Web {
     /// The browser surface over `idm`.
-    pub fn new(idm: Arc<Idm>, issuer: String) -> Self {
+    pub fn new(idm: Arc<Idm>, issuer: String, grpc: InProcess, metrics: Arc<Metrics>) -> Self {
         let csrf = Csrf::new(idm.page_key("csrf"));
-        Self { idm, issuer, csrf }
+        Self {
+            idm,
+            issuer,
+            csrf,
+            grpc,
+            metrics,
+        }
     }
 
     /// Serves a page request (`serves(path)` is true).
@@ -71,6 +87,7 @@ impl Web {
             (Method::GET, "/login") => self.signin_page(req).await,
             (Method::POST, "/login") => self.signin(req).await,
             (Method::POST, "/login/totp") => self.second_factor(req).await,
+            (Method::POST, "/login/new-password") => self.new_password(req).await,
             (Method::POST, "/consent") => self.consent(req).await,
             (Method::GET, "/oauth2/end_session") => self.end_session_get(req).await,
             (Method::POST, "/oauth2/end_session") | (Method::POST, "/logout") => {
@@ -78,6 +95,7 @@ impl Web {
             }
             (Method::GET, "/account") => self.account_page(req).await,
             (Method::POST, p) if p.starts_with("/account/") => self.account_action(req).await,
+            (_, p) if p == "/admin" || p.starts_with("/admin/") => self.admin_console(req).await,
             _ => page::error_page(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "This page does not accept that method.",
@@ -199,7 +217,10 @@ fn error_for(e: &Error) -> Response<Body> {
 fn safe_return_to(v: Option<&str>) -> String {
     match v {
         Some(r)
-            if (r.starts_with("/oauth2/authorize?") || r == "/account")
+            if (r.starts_with("/oauth2/authorize?")
+                || r == "/account"
+                || r == "/admin"
+                || (r.starts_with("/admin/") && !r.starts_with("/admin//")))
                 && !r.contains(['\\', '\r', '\n']) =>
         {
             r.to_owned()

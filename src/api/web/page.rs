@@ -38,6 +38,40 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/confirm_logout.html"),
     ),
     ("account.html", include_str!("templates/account.html")),
+    (
+        "new_password.html",
+        include_str!("templates/new_password.html"),
+    ),
+    ("admin_base.html", include_str!("templates/admin_base.html")),
+    (
+        "admin_overview.html",
+        include_str!("templates/admin_overview.html"),
+    ),
+    (
+        "admin_accounts.html",
+        include_str!("templates/admin_accounts.html"),
+    ),
+    (
+        "admin_account.html",
+        include_str!("templates/admin_account.html"),
+    ),
+    (
+        "admin_applications.html",
+        include_str!("templates/admin_applications.html"),
+    ),
+    (
+        "admin_application.html",
+        include_str!("templates/admin_application.html"),
+    ),
+    (
+        "admin_client_form.html",
+        include_str!("templates/admin_client_form.html"),
+    ),
+    (
+        "admin_audit.html",
+        include_str!("templates/admin_audit.html"),
+    ),
+    ("admin_keys.html", include_str!("templates/admin_keys.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

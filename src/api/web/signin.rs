@@ -24,12 +24,13 @@ impl Web {
         let return_to = safe_return_to(q.get("return_to"));
         let client_name = self.client_name_for(&return_to).await;
         let username = q.get("login_hint").unwrap_or_default().to_owned();
+        let reauth = q.get("reauth") == Some("1");
         let (csrf, new) = self.csrf_token(req.headers());
         self.form_page(
             StatusCode::OK,
             "signin.html",
             new,
-            context! { csrf, return_to, client_name, username },
+            context! { csrf, return_to, client_name, username, reauth },
         )
     }
 
@@ -75,19 +76,12 @@ impl Web {
             .web_sign_in(&caller, &username, password, user_agent(&parts.headers))
             .await
         {
-            Ok(SignIn::Done(new)) => signed_in(new, &return_to),
-            Ok(SignIn::SecondFactor(pending)) => {
-                let (csrf, new) = self.csrf_token(&parts.headers);
-                let mut res = self.form_page(
-                    StatusCode::OK,
-                    "totp.html",
-                    new,
-                    context! { csrf, return_to },
-                );
-                page::set_cookie(&mut res, SESSION_COOKIE, &pending.cookie);
-                res
+            Ok(step) => {
+                self.metrics.page_login(matches!(step, SignIn::Done(_)));
+                self.next_step(&parts.headers, step, &return_to)
             }
             Err(e) if e.kind == ErrorKind::Unauthenticated => {
+                self.metrics.page_login(false);
                 again(StatusCode::UNAUTHORIZED, "Invalid username or password.")
             }
             Err(e) if e.kind == ErrorKind::ResourceExhausted => again(
@@ -125,7 +119,7 @@ impl Web {
             .web_second_factor(&caller, cookie, &code, user_agent(&parts.headers))
             .await
         {
-            Ok(new) => signed_in(new, &return_to),
+            Ok(step) => self.next_step(&parts.headers, step, &return_to),
             Err(e) if e.code == "sign_in_expired" => {
                 let (csrf, new) = self.csrf_token(&parts.headers);
                 let mut res = self.form_page(
@@ -147,6 +141,76 @@ impl Web {
                     new,
                     context! { csrf, return_to, error => "Invalid authentication code." },
                 )
+            }
+            Err(e) => error_for(&e),
+        }
+    }
+}
+
+impl Web {
+    /// The page after a sign-in step: signed in, the code, or a new password.
+    fn next_step(
+        &self,
+        headers: &http::HeaderMap,
+        step: SignIn,
+        return_to: &str,
+    ) -> Response<Body> {
+        let (template, pending) = match step {
+            SignIn::Done(new) => return signed_in(new, return_to),
+            SignIn::SecondFactor(p) => ("totp.html", p),
+            SignIn::NewPassword(p) => ("new_password.html", p),
+        };
+        let (csrf, new) = self.csrf_token(headers);
+        let mut res = self.form_page(StatusCode::OK, template, new, context! { csrf, return_to });
+        page::set_cookie(&mut res, SESSION_COOKIE, &pending.cookie);
+        res
+    }
+
+    /// `POST /login/new-password`: the new password replacing a temporary one.
+    pub(super) async fn new_password(&self, req: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let form = match page::read_form(&parts, body).await {
+            Ok(f) => f,
+            Err(res) => return res,
+        };
+        if let Err(res) = self.check_csrf(&parts.headers, &form) {
+            return res;
+        }
+        let return_to = safe_return_to(form.get("return_to"));
+        let Some(cookie) = page::cookie(&parts.headers, SESSION_COOKIE) else {
+            return page::redirect(&page::with_query("/login", &[("return_to", &return_to)]));
+        };
+        let new_password = Zeroizing::new(form.get("new_password").unwrap_or_default().to_owned());
+        let again = |status: StatusCode, error: &str| {
+            let (csrf, new) = self.csrf_token(&parts.headers);
+            self.form_page(
+                status,
+                "new_password.html",
+                new,
+                context! { csrf, return_to => return_to.clone(), error },
+            )
+        };
+        if form.get("confirm_password") != Some(new_password.as_str()) {
+            return again(
+                StatusCode::BAD_REQUEST,
+                "The new password and its repetition differ.",
+            );
+        }
+        let caller = self.anonymous(&parts.extensions);
+        match self
+            .idm
+            .web_new_password(&caller, cookie, new_password, user_agent(&parts.headers))
+            .await
+        {
+            Ok(new) => signed_in(new, &return_to),
+            Err(e) if e.code == "sign_in_expired" => {
+                let mut res =
+                    page::redirect(&page::with_query("/login", &[("return_to", &return_to)]));
+                page::clear_cookie(&mut res, SESSION_COOKIE);
+                res
+            }
+            Err(e) if e.kind == ErrorKind::InvalidArgument => {
+                again(StatusCode::BAD_REQUEST, &e.message)
             }
             Err(e) => error_for(&e),
         }

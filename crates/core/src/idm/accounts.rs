@@ -250,6 +250,8 @@ impl Idm {
             updated_at: now,
             token_version: 1,
             client_secret_hash: None,
+            last_login_at: None,
+            password_change_required: false,
             profile: Profile::default(),
         };
         let mut audit = self.audit(
@@ -313,6 +315,82 @@ impl Idm {
         let how = if offline { "mciasdb" } else { "api" };
         self.create_account_inner(caller, username, account_type, password, Vec::new(), how)
             .await
+    }
+
+    /// One page of the accounts whose username or email starts with `query`
+    /// (case-insensitive; empty for all) in `status` (all but deleted when
+    /// `None`).
+    pub async fn search_accounts(
+        &self,
+        page_size_req: i32,
+        page_token: &str,
+        query: &str,
+        status: Option<AccountStatus>,
+    ) -> Result<AccountPage> {
+        if query.chars().count() > 254 || query.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "invalid_query",
+                "query: at most 254 characters, no control characters",
+            ));
+        }
+        let size = page_size(page_size_req)?;
+        let after = decode_page_token("a", page_token)?;
+        let q = query.trim().to_lowercase();
+        let mut accounts = self
+            .store
+            .search_accounts((!q.is_empty()).then_some(q), status, after, size + 1)
+            .await?;
+        let next_page_token = cut_page(&mut accounts, size, "a", |a| &a.id);
+        Ok(AccountPage {
+            accounts,
+            next_page_token,
+        })
+    }
+
+    /// ResetPassword (admin): a random temporary password for a human
+    /// account, returned once; every session and token of the account ends
+    /// and the next sign-in must choose a new password. Audited as
+    /// `password_reset` (never the password).
+    pub async fn reset_password(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+    ) -> Result<Zeroizing<String>> {
+        check_id(account_id)?;
+        let account = self.get_account(account_id).await?;
+        if account.account_type != AccountType::Human {
+            return Err(Error::precondition(
+                "not_human",
+                "only human accounts have passwords; rotate a system account's client secret instead",
+            ));
+        }
+        if account.status == AccountStatus::Deleted {
+            return Err(Error::not_found("account"));
+        }
+        // 20 characters of 31 without look-alikes: about 99 bits.
+        const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+        let bytes: Zeroizing<[u8; 20]> =
+            Zeroizing::new(crate::clock::random_array(self.rng.as_ref()));
+        let mut temporary = Zeroizing::new(String::with_capacity(24));
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 && i % 5 == 0 {
+                temporary.push('-');
+            }
+            temporary.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+        }
+        let hash = self.hasher.hash(temporary.clone()).await?;
+        let audit = self.audit(
+            "password_reset",
+            caller,
+            Some(account_id),
+            Outcome::Success,
+            json!({ "temporary": true }),
+        );
+        self.store
+            .reset_password(account_id.to_owned(), hash, self.clock.now(), audit)
+            .await?;
+        self.sync_version(account_id).await?;
+        Ok(temporary)
     }
 
     /// One page of accounts that are not deleted.
@@ -498,5 +576,13 @@ impl Idm {
         self.store
             .set_profile(account_id.to_owned(), p, self.clock.now(), audit)
             .await
+    }
+
+    /// The console overview's counts (admin).
+    pub async fn counts(&self, caller: &Caller) -> Result<crate::model::Counts> {
+        if !caller.principal()?.is_admin() {
+            return Err(Error::denied("the overview is for admins"));
+        }
+        self.store.counts(self.clock.now()).await
     }
 }

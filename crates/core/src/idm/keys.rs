@@ -173,4 +173,21 @@ impl Idm {
         }
         Ok(())
     }
+
+    /// The published signing keys (never their private parts), newest first,
+    /// and whether each is the key of its algorithm that signs now.
+    pub async fn signing_key_list(&self) -> Result<Vec<(crate::model::SigningKeyRecord, bool)>> {
+        let keys = self.signing_keys();
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for mut r in self.store.signing_keys().await? {
+            if r.retire_after.is_some_and(|t| t < now) {
+                continue;
+            }
+            r.private_key_sealed = Vec::new();
+            let signing = keys.signing_kid(r.alg) == Some(r.kid.as_str());
+            out.push((r, signing));
+        }
+        Ok(out)
+    }
 }

@@ -184,6 +184,13 @@ impl Idm {
         let checked = self
             .check_password(caller, username, password, Some(totp_code))
             .await?;
+        if checked.account.password_change_required {
+            // Said only after the right password (and code).
+            return Err(Error::precondition(
+                "password_change_required",
+                "this account has a temporary password: sign in on the sign-in page to choose a new one",
+            ));
+        }
         let account = &checked.account;
         let (mut issued, mut record) = self.mint(account, TokenKind::Session).await?;
         let family = self.new_id();

@@ -22,7 +22,7 @@ pub(super) const COLUMNS: &str =
     "id, username, account_type, status, password_hash, totp_secret_sealed,
     totp_enabled, totp_last_step, failed_logins, locked_until, created_at, updated_at,
     token_version, client_secret_hash, email, email_verified, display_name, given_name,
-    family_name";
+    family_name, last_login_at, password_change_required";
 
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64)> {
     let t: i64 = r.get(2)?;
@@ -43,6 +43,8 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<(AccountRecord, i64, i64
             updated_at: r.get(11)?,
             token_version: r.get(12)?,
             client_secret_hash: r.get(13)?,
+            last_login_at: r.get(19)?,
+            password_change_required: r.get(20)?,
             profile: Profile {
                 email: r.get(14)?,
                 email_verified: r.get(15)?,
@@ -238,6 +240,75 @@ impl Store {
         .await
     }
 
+    /// Accounts whose username or lowercased email starts with `query`
+    /// (already lowercase), in `status` (all but deleted when `None`), in id
+    /// order after `after_id`, at most `limit`. Both prefixes are index
+    /// ranges (the unique username index and `accounts_email_lower`).
+    pub async fn search_accounts(
+        &self,
+        query: Option<String>,
+        status: Option<AccountStatus>,
+        after_id: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<AccountRecord>> {
+        self.read(move |c| {
+            // The end of the prefix range: the query with its last
+            // character's successor (U+10FFFF never ends a real name).
+            let end = query.as_ref().map(|q| format!("{q}\u{10FFFF}"));
+            // With a query, the two prefix ranges are read from their
+            // indexes first (a narrow prefix touches only its matches);
+            // without, the id order is the primary key's.
+            let matching = if query.is_some() {
+                "id IN (SELECT id FROM accounts WHERE username >= ?2 AND username < ?3
+                        UNION SELECT id FROM accounts WHERE lower(email) >= ?2 AND lower(email) < ?3)"
+            } else {
+                "?2 IS NULL"
+            };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM accounts
+                 WHERE {matching}
+                   AND (?1 IS NULL OR status = ?1) AND (?1 IS NOT NULL OR status <> 4)
+                   AND (?4 IS NULL OR id > ?4)
+                 ORDER BY id LIMIT ?5"
+            );
+            let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+            let rows = stmt
+                .query_map(
+                    params![status.map(|s| s as i64), query, end, after_id, limit],
+                    from_row,
+                )
+                .map_err(sql_err)?;
+            rows.map(|r| r.map_err(sql_err).and_then(finish)).collect()
+        })
+        .await
+    }
+
+    /// Gives a live account a temporary password: the hash, the
+    /// change-required flag, failures forgotten, the token version bumped
+    /// (every session and token ends).
+    pub async fn reset_password(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            require_live(tx, &account_id)?;
+            tx.execute(
+                "UPDATE accounts SET password_hash = ?2, failed_logins = 0, locked_until = 0, updated_at = ?3,
+                 password_change_required = 1 WHERE id = ?1",
+                params![account_id, hash, now],
+            )
+            .map_err(sql_err)?;
+            tx.execute("DELETE FROM login_failures WHERE account_id = ?1", [&account_id])
+                .map_err(sql_err)?;
+            bump_version(tx, &account_id)?;
+            append(tx, &audit)
+        })
+        .await
+    }
+
     /// Records a failed login for the (account, source) pair and for the
     /// account (the ceiling); prunes idle pairs. Returns the pair's state.
     pub async fn login_failed(&self, f: LoginFailure, audit: AuditEntry) -> Result<SourceFailures> {
@@ -329,8 +400,8 @@ impl Store {
                 }
             }
             tx.execute(
-                "UPDATE accounts SET failed_logins = 0, locked_until = 0 WHERE id = ?1",
-                [&s.account_id],
+                "UPDATE accounts SET failed_logins = 0, locked_until = 0, last_login_at = ?2 WHERE id = ?1",
+                params![s.account_id, s.now],
             )
             .map_err(sql_err)?;
             tx.execute(
@@ -400,7 +471,8 @@ impl Store {
         self.write(move |tx| {
             require_live(tx, &account_id)?;
             tx.execute(
-                "UPDATE accounts SET password_hash = ?2, failed_logins = 0, locked_until = 0, updated_at = ?3 WHERE id = ?1",
+                "UPDATE accounts SET password_hash = ?2, failed_logins = 0, locked_until = 0, updated_at = ?3,
+                 password_change_required = 0 WHERE id = ?1",
                 params![account_id, hash, now],
             ).map_err(sql_err)?;
             tx.execute(

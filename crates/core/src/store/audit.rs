@@ -41,6 +41,7 @@ impl Store {
                    AND (?2 IS NULL OR event_type = ?2)
                    AND (?3 IS NULL OR occurred_at >= ?3)
                    AND (?4 IS NULL OR id < ?4)
+                   AND (?6 IS NULL OR occurred_at < ?6)
                  ORDER BY id DESC
                  LIMIT ?5",
             ).map_err(sql_err)?;
@@ -51,7 +52,8 @@ impl Store {
                         filter.event_type,
                         filter.since,
                         filter.before_id,
-                        limit
+                        limit,
+                        filter.until
                     ],
                     |r| {
                         Ok(AuditRecord {

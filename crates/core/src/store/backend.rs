@@ -22,7 +22,7 @@ use std::pin::Pin;
 use crate::error::Result;
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
-    CodeOutcome, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
+    CodeOutcome, Counts, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
     PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
     SourceFailures, TokenRecord, WebSession,
 };
@@ -73,6 +73,29 @@ pub trait Backend: Send + Sync + Debug {
         after_id: Option<String>,
         limit: u32,
     ) -> StoreFuture<'_, Vec<AccountRecord>>;
+
+    /// Accounts whose username or lowercased email starts with `query`
+    /// (lowercase), in `status` (all but deleted when `None`), in id order
+    /// after `after_id`, at most `limit`; served from indexes.
+    fn search_accounts(
+        &self,
+        query: Option<String>,
+        status: Option<AccountStatus>,
+        after_id: Option<String>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AccountRecord>>;
+
+    /// Gives a live account a temporary password (hash, the
+    /// change-required flag), forgets its failures and bumps its token
+    /// version, with `audit`. Setting a password (`set_password`) clears
+    /// the flag.
+    fn reset_password(
+        &self,
+        account_id: String,
+        hash: String,
+        now: i64,
+        audit: AuditEntry,
+    ) -> StoreFuture<'_, ()>;
 
     /// Whether an active account holds the admin role.
     fn has_active_admin(&self) -> StoreFuture<'_, bool>;
@@ -380,8 +403,9 @@ pub trait Backend: Send + Sync + Debug {
         audit: AuditEntry,
     ) -> StoreFuture<'_, Vec<(String, i64)>>;
 
-    /// An account's signed-in sessions that have neither ended nor expired,
-    /// newest first (at most 100).
+    /// An account's signed-in sessions that have neither ended nor expired
+    /// and carry the account's current token version, newest first (at most
+    /// 100).
     fn account_web_sessions(
         &self,
         account_id: String,
@@ -433,7 +457,8 @@ pub trait Backend: Send + Sync + Debug {
     fn oauth_grant(&self, family_id: String) -> StoreFuture<'_, Option<OAuthGrant>>;
 
     /// An account's live refresh-token families (API sign-ins and grants to
-    /// applications), newest first, at most 100.
+    /// applications) of its current token version, newest first, at most
+    /// 100.
     fn account_families(&self, account_id: String, now: i64) -> StoreFuture<'_, Vec<FamilyInfo>>;
 
     /// Revokes one family of `account_id` with `audit`: the access tokens
@@ -445,6 +470,10 @@ pub trait Backend: Send + Sync + Debug {
         now: i64,
         audit: AuditEntry,
     ) -> StoreFuture<'_, Option<Vec<(String, i64)>>>;
+
+    /// The console overview's counts: accounts by status, applications,
+    /// live browser sessions.
+    fn counts(&self, now: i64) -> StoreFuture<'_, Counts>;
 
     /// Deletes codes that expired and sessions that ended or expired before
     /// `before`; how many rows went.

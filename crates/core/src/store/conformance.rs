@@ -28,6 +28,7 @@ use crate::model::{
     RefreshKeyRecord, RefreshOutcome, SigningAlg, SigningKeyRecord, SourceFailures, TokenKind,
 };
 
+mod console;
 mod oidc;
 
 /// One area of the suite, run against a fresh backend.
@@ -56,6 +57,7 @@ pub fn areas() -> Vec<(&'static str, Area)> {
         ("pg_creds", |s| Box::pin(pg_creds(s))),
         ("oauth_clients", |s| Box::pin(oauth_clients(s))),
         ("oidc", |s| Box::pin(oidc::oidc(s))),
+        ("console", |s| Box::pin(console::console(s))),
         ("config_values", |s| Box::pin(config_values(s))),
         ("lock_and_health", |s| Box::pin(lock_and_health(s))),
     ]
@@ -104,6 +106,8 @@ fn record(id: &str, username: &str, account_type: AccountType) -> AccountRecord 
         updated_at: 100,
         token_version: 1,
         client_secret_hash: None,
+        last_login_at: None,
+        password_change_required: false,
         profile: Profile::default(),
     }
 }
@@ -1243,9 +1247,20 @@ pub async fn audit(s: &dyn Backend) {
         account_id: Some("u1".to_owned()),
         event_type: Some("login_success".to_owned()),
         since: Some(20),
+        until: None,
         before_id: None,
     };
     assert_eq!(list(combined, 10).await, [50]);
+    let window = AuditFilter {
+        since: Some(20),
+        until: Some(40),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        list(window, 10).await,
+        [30, 20],
+        "since is inclusive, until is not"
+    );
 
     // Paging: limit, then before the last id seen.
     let page1 = s.list_audit(AuditFilter::default(), 2).await.unwrap();

@@ -66,6 +66,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0006_signing_key_alg.sql"),
     ),
     ("0007_oidc", include_str!("migrations/0007_oidc.sql")),
+    ("0008_console", include_str!("migrations/0008_console.sql")),
 ];
 
 /// How many idle reader connections are kept.

@@ -11,8 +11,8 @@ use super::tokens::insert_token;
 use super::{Store, sql_err};
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditEntry, AuthCode, CodeOutcome, FamilyInfo, NewRefresh, NewToken, OAuthGrant, SessionStage,
-    WebSession,
+    AuditEntry, AuthCode, CodeOutcome, Counts, FamilyInfo, NewRefresh, NewToken, OAuthGrant,
+    SessionStage, WebSession,
 };
 
 fn to_json(v: &[String]) -> Result<String> {
@@ -238,6 +238,7 @@ impl Store {
                 .prepare_cached(&format!(
                     "SELECT {SESSION_COLUMNS} FROM web_sessions
                      WHERE account_id = ?1 AND ended_at IS NULL AND expires_at > ?2 AND stage = 2
+                       AND token_version = (SELECT token_version FROM accounts WHERE id = ?1)
                      ORDER BY created_at DESC LIMIT 100"
                 ))
                 .map_err(sql_err)?;
@@ -444,6 +445,7 @@ impl Store {
                      FROM refresh_tokens r LEFT JOIN oauth_grants g ON g.family_id = r.family_id
                      WHERE r.account_id = ?1 AND r.used_at IS NULL AND r.revoked_at IS NULL
                        AND r.expires_at > ?2
+                       AND r.token_version = (SELECT token_version FROM accounts WHERE id = ?1)
                      ORDER BY r.issued_at DESC LIMIT 100",
                 )
                 .map_err(sql_err)?;
@@ -488,6 +490,47 @@ impl Store {
             let revoked = revoke_family(tx, &family_id, now, "revoked by owner")?;
             append(tx, &audit)?;
             Ok(Some(revoked))
+        })
+        .await
+    }
+
+    /// The overview's counts.
+    pub async fn counts(&self, now: i64) -> Result<Counts> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT status, COUNT(*) FROM accounts GROUP BY status ORDER BY status",
+                )
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(sql_err)?;
+            let mut accounts = Vec::new();
+            for row in rows {
+                let (s, n) = row.map_err(sql_err)?;
+                accounts.push((crate::model::AccountStatus::from_i64(s)?, n));
+            }
+            let clients = c
+                .query_row(
+                    "SELECT COUNT(*) FROM oauth_clients WHERE deleted_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            let sessions = c
+                .query_row(
+                    "SELECT COUNT(*) FROM web_sessions s JOIN accounts a ON a.id = s.account_id
+                     WHERE s.stage = 2 AND s.ended_at IS NULL AND s.expires_at > ?1
+                       AND s.token_version = a.token_version AND a.status = 1",
+                    [now],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            Ok(Counts {
+                accounts,
+                clients,
+                sessions,
+            })
         })
         .await
     }

@@ -8,7 +8,7 @@ use super::{DbLock, Store};
 use crate::error::{Error, Result};
 use crate::model::{
     AccountRecord, AccountStatus, AuditEntry, AuditFilter, AuditRecord, AuthCode, ClientRecord,
-    CodeOutcome, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
+    CodeOutcome, Counts, FamilyInfo, LoginFailure, LoginSuccess, NewRefresh, NewToken, OAuthGrant,
     PgCredsRecord, Profile, RefreshKeyRecord, RefreshOutcome, RefreshRecord, SigningKeyRecord,
     SourceFailures, TokenRecord, WebSession,
 };
@@ -44,6 +44,9 @@ impl Backend for Store {
         account(id: String) -> Option<AccountRecord>;
         account_by_username(username: String) -> Option<AccountRecord>;
         has_active_admin() -> bool;
+        search_accounts(query: Option<String>, status: Option<AccountStatus>, after_id: Option<String>, limit: u32)
+            -> Vec<AccountRecord>;
+        reset_password(account_id: String, hash: String, now: i64, audit: AuditEntry) -> ();
         list_accounts(after_id: Option<String>, limit: u32) -> Vec<AccountRecord>;
         login_failed(f: LoginFailure, audit: AuditEntry) -> SourceFailures;
         source_failures(account_id: String, source: String) -> SourceFailures;
@@ -101,6 +104,7 @@ impl Backend for Store {
             refresh: Option<NewRefresh>, audit: AuditEntry) -> ();
         oauth_grant(family_id: String) -> Option<OAuthGrant>;
         prune_oidc(before: i64) -> usize;
+        counts(now: i64) -> Counts;
         account_families(account_id: String, now: i64) -> Vec<FamilyInfo>;
         revoke_account_family(account_id: String, family_id: String, now: i64, audit: AuditEntry)
             -> Option<Vec<(String, i64)>>;

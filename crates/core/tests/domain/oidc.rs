@@ -79,7 +79,7 @@ async fn signed_in(idm: &Idm) -> (WebSession, Zeroizing<String>) {
         .unwrap()
     {
         SignIn::Done(n) => (n.session, n.cookie),
-        SignIn::SecondFactor(_) => panic!("alice has no second factor"),
+        other => panic!("alice has no second factor or temporary password: {other:?}"),
     }
 }
 
@@ -496,7 +496,7 @@ async fn the_second_factor_completes_sign_in_with_a_new_session_id() {
         .unwrap()
     {
         SignIn::SecondFactor(p) => p,
-        SignIn::Done(_) => panic!("the second factor was skipped"),
+        other => panic!("the second factor was skipped: {other:?}"),
     };
     assert!(
         k.idm.web_session(&pending.cookie).await.unwrap().is_none(),
@@ -508,11 +508,15 @@ async fn the_second_factor_completes_sign_in_with_a_new_session_id() {
             .await
             .is_err()
     );
-    let done = k
+    let done = match k
         .idm
         .web_second_factor(&anonymous(), &pending.cookie, &code(k.idm.now()), None)
         .await
-        .unwrap();
+        .unwrap()
+    {
+        SignIn::Done(n) => n,
+        other => panic!("{other:?}"),
+    };
     assert_ne!(done.cookie.as_str(), pending.cookie.as_str());
     assert_eq!(done.session.amr, ["pwd", "otp", "mfa"]);
     assert!(k.idm.web_session(&done.cookie).await.unwrap().is_some());
@@ -572,4 +576,61 @@ async fn id_tokens_are_signed_with_the_clients_algorithm() {
     .unwrap();
     assert_eq!(access_header["alg"], "EdDSA");
     assert_eq!(access_header["typ"], "at+jwt");
+}
+
+#[tokio::test]
+async fn a_temporary_password_must_be_replaced_before_anything_else() {
+    let (k, _) = setup().await;
+    let alice = k
+        .idm
+        .search_accounts(10, "", "alice", None)
+        .await
+        .unwrap()
+        .accounts
+        .remove(0);
+    let (_, old_cookie) = signed_in(&k.idm).await;
+    let temporary = k.idm.reset_password(&k.admin(), &alice.id).await.unwrap();
+    assert!(
+        k.idm.web_session(&old_cookie).await.unwrap().is_none(),
+        "the reset ends every session"
+    );
+    let e = assert_kind(
+        k.idm.login(&anonymous(), "alice", pw(&temporary), "").await,
+        ErrorKind::FailedPrecondition,
+    );
+    assert_eq!(e.code, "password_change_required");
+    let pending = match k
+        .idm
+        .web_sign_in(&anonymous(), "alice", pw(&temporary), None)
+        .await
+        .unwrap()
+    {
+        SignIn::NewPassword(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert!(k.idm.web_session(&pending.cookie).await.unwrap().is_none());
+    assert!(
+        k.idm
+            .web_new_password(&anonymous(), &pending.cookie, pw("short"), None)
+            .await
+            .is_err(),
+        "the password rules apply"
+    );
+    let done = k
+        .idm
+        .web_new_password(
+            &anonymous(),
+            &pending.cookie,
+            pw("alice's brand new password"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(k.idm.web_session(&done.cookie).await.unwrap().is_some());
+    assert!(k.login("alice", "alice's brand new password").await.is_ok());
+    assert_eq!(k.audit("password_reset").await.len(), 1);
+    let page = k.idm.search_accounts(10, "", "ALI", None).await.unwrap();
+    assert_eq!(page.accounts.len(), 1);
+    assert!(page.accounts[0].last_login_at.is_some());
+    assert!(!page.accounts[0].password_change_required);
 }

@@ -38,6 +38,7 @@ pub(super) async fn run(p: &Printer, db: &ReadOnlyDb, c: DbAuditCommand) -> Resu
                 event_type: filter.event_type,
                 since,
                 before_id: None,
+                until: None,
             };
             db.audit(filter, limit).await?
         }

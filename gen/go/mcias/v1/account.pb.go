@@ -165,9 +165,14 @@ type Account struct {
 	// Given name; empty when unset.
 	GivenName string `protobuf:"bytes,11,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
 	// Family name; empty when unset.
-	FamilyName    string `protobuf:"bytes,12,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FamilyName string `protobuf:"bytes,12,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
+	// The last successful sign-in (API or pages); unset when never.
+	LastLoginAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_login_at,json=lastLoginAt,proto3" json:"last_login_at,omitempty"`
+	// The password is a temporary one set by an admin: the next sign-in must
+	// choose a new one (on the sign-in page).
+	PasswordChangeRequired bool `protobuf:"varint,14,opt,name=password_change_required,json=passwordChangeRequired,proto3" json:"password_change_required,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Account) Reset() {
@@ -284,11 +289,25 @@ func (x *Account) GetFamilyName() string {
 	return ""
 }
 
+func (x *Account) GetLastLoginAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastLoginAt
+	}
+	return nil
+}
+
+func (x *Account) GetPasswordChangeRequired() bool {
+	if x != nil {
+		return x.PasswordChangeRequired
+	}
+	return false
+}
+
 var File_mcias_v1_account_proto protoreflect.FileDescriptor
 
 const file_mcias_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16mcias/v1/account.proto\x12\bmcias.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x03\n" +
+	"\x16mcias/v1/account.proto\x12\bmcias.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x128\n" +
@@ -306,7 +325,9 @@ const file_mcias_v1_account_proto_rawDesc = "" +
 	"\n" +
 	"given_name\x18\v \x01(\tR\tgivenName\x12\x1f\n" +
 	"\vfamily_name\x18\f \x01(\tR\n" +
-	"familyName*\\\n" +
+	"familyName\x12>\n" +
+	"\rlast_login_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vlastLoginAt\x128\n" +
+	"\x18password_change_required\x18\x0e \x01(\bR\x16passwordChangeRequired*\\\n" +
 	"\vAccountType\x12\x1c\n" +
 	"\x18ACCOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ACCOUNT_TYPE_HUMAN\x10\x01\x12\x17\n" +
@@ -344,11 +365,12 @@ var file_mcias_v1_account_proto_depIdxs = []int32{
 	1, // 1: mcias.v1.Account.status:type_name -> mcias.v1.AccountStatus
 	3, // 2: mcias.v1.Account.created_at:type_name -> google.protobuf.Timestamp
 	3, // 3: mcias.v1.Account.updated_at:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 4: mcias.v1.Account.last_login_at:type_name -> google.protobuf.Timestamp
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_account_proto_init() }

@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -141,7 +142,12 @@ type ListAccountsRequest struct {
 	// At most this many accounts (default 50, at most 500).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous answer, or empty for the first page.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only accounts whose username or email starts with this text
+	// (case-insensitive; at most 254 characters). Empty: all.
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	// Only accounts in this state. Unspecified: all but deleted ones.
+	Status        AccountStatus `protobuf:"varint,4,opt,name=status,proto3,enum=mcias.v1.AccountStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -188,6 +194,20 @@ func (x *ListAccountsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListAccountsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListAccountsRequest) GetStatus() AccountStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AccountStatus_ACCOUNT_STATUS_UNSPECIFIED
 }
 
 // ListAccountsResponse is one page of accounts.
@@ -1267,21 +1287,407 @@ func (*SetPgCredsResponse) Descriptor() ([]byte, []int) {
 	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{22}
 }
 
+// ResetPasswordRequest names the account.
+type ResetPasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account id.
+	AccountId     string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ResetPasswordRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+// ResetPasswordResponse carries the temporary password, shown this once.
+type ResetPasswordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The temporary password.
+	TemporaryPassword string `protobuf:"bytes,1,opt,name=temporary_password,json=temporaryPassword,proto3" json:"temporary_password,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ResetPasswordResponse) GetTemporaryPassword() string {
+	if x != nil {
+		return x.TemporaryPassword
+	}
+	return ""
+}
+
+// ListSessionsRequest names the account.
+type ListSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account id.
+	AccountId     string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListSessionsRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+// BrowserSession is a signed-in session of the pages.
+type BrowserSession struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The public session id (`sid` in ID tokens).
+	Sid string `protobuf:"bytes,1,opt,name=sid,proto3" json:"sid,omitempty"`
+	// When it was signed in.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Its last request.
+	LastSeenAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	// When it ends at the latest.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The client address it was signed in from.
+	Peer string `protobuf:"bytes,5,opt,name=peer,proto3" json:"peer,omitempty"`
+	// The browser's User-Agent (truncated).
+	UserAgent string `protobuf:"bytes,6,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// Authentication methods (RFC 8176), e.g. `pwd`, `otp`.
+	Amr           []string `protobuf:"bytes,7,rep,name=amr,proto3" json:"amr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrowserSession) Reset() {
+	*x = BrowserSession{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrowserSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrowserSession) ProtoMessage() {}
+
+func (x *BrowserSession) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrowserSession.ProtoReflect.Descriptor instead.
+func (*BrowserSession) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *BrowserSession) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+func (x *BrowserSession) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *BrowserSession) GetLastSeenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return nil
+}
+
+func (x *BrowserSession) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *BrowserSession) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *BrowserSession) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *BrowserSession) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+// RefreshFamily is a live chain of refresh tokens.
+type RefreshFamily struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The family id.
+	FamilyId string `protobuf:"bytes,1,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	// The application it was granted to; empty for an API sign-in.
+	ClientId string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The scopes granted to the application.
+	Scope string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	// When it began.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When its current refresh token was issued.
+	LastUsedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	// When its current refresh token expires.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshFamily) Reset() {
+	*x = RefreshFamily{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshFamily) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshFamily) ProtoMessage() {}
+
+func (x *RefreshFamily) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshFamily.ProtoReflect.Descriptor instead.
+func (*RefreshFamily) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RefreshFamily) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
+}
+
+func (x *RefreshFamily) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RefreshFamily) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *RefreshFamily) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *RefreshFamily) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *RefreshFamily) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// ListSessionsResponse lists what keeps the account signed in.
+type ListSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Browser sessions, newest first.
+	Sessions []*BrowserSession `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// Refresh-token families, newest first.
+	Families      []*RefreshFamily `protobuf:"bytes,2,rep,name=families,proto3" json:"families,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_mcias_v1_account_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_account_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_account_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListSessionsResponse) GetSessions() []*BrowserSession {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *ListSessionsResponse) GetFamilies() []*RefreshFamily {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
 var File_mcias_v1_account_service_proto protoreflect.FileDescriptor
 
 const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1emcias/v1/account_service.proto\x12\bmcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x16mcias/v1/account.proto\x1a\x16mcias/v1/options.proto\"\x88\x01\n" +
+	"\x1emcias/v1/account_service.proto\x12\bmcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a google/protobuf/field_mask.proto\x1a\x16mcias/v1/account.proto\x1a\x16mcias/v1/options.proto\"\x88\x01\n" +
 	"\x14CreateAccountRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x128\n" +
 	"\faccount_type\x18\x02 \x01(\x0e2\x15.mcias.v1.AccountTypeR\vaccountType\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\"D\n" +
 	"\x15CreateAccountResponse\x12+\n" +
-	"\aaccount\x18\x01 \x01(\v2\x11.mcias.v1.AccountR\aaccount\"Q\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.mcias.v1.AccountR\aaccount\"\x98\x01\n" +
 	"\x13ListAccountsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"m\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\x12/\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x17.mcias.v1.AccountStatusR\x06status\"m\n" +
 	"\x14ListAccountsResponse\x12-\n" +
 	"\baccounts\x18\x01 \x03(\v2\x11.mcias.v1.AccountR\baccounts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
@@ -1348,8 +1754,40 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\bdatabase\x18\x04 \x01(\tR\bdatabase\x12\x1a\n" +
 	"\busername\x18\x05 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x06 \x01(\tR\bpassword\"\x14\n" +
-	"\x12SetPgCredsResponse2\xaa\n" +
+	"\x12SetPgCredsResponse\"5\n" +
+	"\x14ResetPasswordRequest\x12\x1d\n" +
 	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"F\n" +
+	"\x15ResetPasswordResponse\x12-\n" +
+	"\x12temporary_password\x18\x01 \x01(\tR\x11temporaryPassword\"4\n" +
+	"\x13ListSessionsRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\"\x9b\x02\n" +
+	"\x0eBrowserSession\x12\x10\n" +
+	"\x03sid\x18\x01 \x01(\tR\x03sid\x129\n" +
+	"\n" +
+	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n" +
+	"\flast_seen_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastSeenAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x12\n" +
+	"\x04peer\x18\x05 \x01(\tR\x04peer\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x06 \x01(\tR\tuserAgent\x12\x10\n" +
+	"\x03amr\x18\a \x03(\tR\x03amr\"\x93\x02\n" +
+	"\rRefreshFamily\x12\x1b\n" +
+	"\tfamily_id\x18\x01 \x01(\tR\bfamilyId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x14\n" +
+	"\x05scope\x18\x03 \x01(\tR\x05scope\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n" +
+	"\flast_used_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x81\x01\n" +
+	"\x14ListSessionsResponse\x124\n" +
+	"\bsessions\x18\x01 \x03(\v2\x18.mcias.v1.BrowserSessionR\bsessions\x123\n" +
+	"\bfamilies\x18\x02 \x03(\v2\x17.mcias.v1.RefreshFamilyR\bfamilies2\xb5\f\n" +
 	"\x0eAccountService\x12m\n" +
 	"\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accounts\x12g\n" +
 	"\fListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/accounts\x12f\n" +
@@ -1359,7 +1797,9 @@ const file_mcias_v1_account_service_proto_rawDesc = "" +
 	"\rUpdateProfile\x12\x1e.mcias.v1.UpdateProfileRequest\x1a\x1f.mcias.v1.UpdateProfileResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&:\x01*2!/v1/accounts/{account_id}/profile\x12o\n" +
 	"\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n" +
 	"\bGetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n" +
-	"\bSetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/v1/accounts/{account_id}/roles\x12\x97\x01\n" +
+	"\bSetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/v1/accounts/{account_id}/roles\x12\x89\x01\n" +
+	"\rResetPassword\x12\x1e.mcias.v1.ResetPasswordRequest\x1a\x1f.mcias.v1.ResetPasswordResponse\"7\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/accounts/{account_id}/password:reset\x12}\n" +
+	"\fListSessions\x12\x1d.mcias.v1.ListSessionsRequest\x1a\x1e.mcias.v1.ListSessionsResponse\".\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02$\x12\"/v1/accounts/{account_id}/sessions\x12\x97\x01\n" +
 	"\x12RotateClientSecret\x12#.mcias.v1.RotateClientSecretRequest\x1a$.mcias.v1.RotateClientSecretResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/accounts/{account_id}/client-secret\x12v\n" +
 	"\n" +
 	"GetPgCreds\x12\x1b.mcias.v1.GetPgCredsRequest\x1a\x1c.mcias.v1.GetPgCredsResponse\"-\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/pgcreds\x12y\n" +
@@ -1379,7 +1819,7 @@ func file_mcias_v1_account_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_account_service_proto_rawDescData
 }
 
-var file_mcias_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_mcias_v1_account_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_mcias_v1_account_service_proto_goTypes = []any{
 	(*CreateAccountRequest)(nil),       // 0: mcias.v1.CreateAccountRequest
 	(*CreateAccountResponse)(nil),      // 1: mcias.v1.CreateAccountResponse
@@ -1404,49 +1844,69 @@ var file_mcias_v1_account_service_proto_goTypes = []any{
 	(*GetPgCredsResponse)(nil),         // 20: mcias.v1.GetPgCredsResponse
 	(*SetPgCredsRequest)(nil),          // 21: mcias.v1.SetPgCredsRequest
 	(*SetPgCredsResponse)(nil),         // 22: mcias.v1.SetPgCredsResponse
-	(AccountType)(0),                   // 23: mcias.v1.AccountType
-	(*Account)(nil),                    // 24: mcias.v1.Account
-	(AccountStatus)(0),                 // 25: mcias.v1.AccountStatus
-	(*fieldmaskpb.FieldMask)(nil),      // 26: google.protobuf.FieldMask
+	(*ResetPasswordRequest)(nil),       // 23: mcias.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),      // 24: mcias.v1.ResetPasswordResponse
+	(*ListSessionsRequest)(nil),        // 25: mcias.v1.ListSessionsRequest
+	(*BrowserSession)(nil),             // 26: mcias.v1.BrowserSession
+	(*RefreshFamily)(nil),              // 27: mcias.v1.RefreshFamily
+	(*ListSessionsResponse)(nil),       // 28: mcias.v1.ListSessionsResponse
+	(AccountType)(0),                   // 29: mcias.v1.AccountType
+	(*Account)(nil),                    // 30: mcias.v1.Account
+	(AccountStatus)(0),                 // 31: mcias.v1.AccountStatus
+	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),      // 33: google.protobuf.Timestamp
 }
 var file_mcias_v1_account_service_proto_depIdxs = []int32{
-	23, // 0: mcias.v1.CreateAccountRequest.account_type:type_name -> mcias.v1.AccountType
-	24, // 1: mcias.v1.CreateAccountResponse.account:type_name -> mcias.v1.Account
-	24, // 2: mcias.v1.ListAccountsResponse.accounts:type_name -> mcias.v1.Account
-	24, // 3: mcias.v1.GetAccountResponse.account:type_name -> mcias.v1.Account
-	25, // 4: mcias.v1.UpdateAccountRequest.status:type_name -> mcias.v1.AccountStatus
-	26, // 5: mcias.v1.UpdateAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 6: mcias.v1.UpdateAccountResponse.account:type_name -> mcias.v1.Account
-	26, // 7: mcias.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 8: mcias.v1.UpdateProfileResponse.account:type_name -> mcias.v1.Account
-	18, // 9: mcias.v1.GetPgCredsResponse.creds:type_name -> mcias.v1.PgCreds
-	0,  // 10: mcias.v1.AccountService.CreateAccount:input_type -> mcias.v1.CreateAccountRequest
-	2,  // 11: mcias.v1.AccountService.ListAccounts:input_type -> mcias.v1.ListAccountsRequest
-	4,  // 12: mcias.v1.AccountService.GetAccount:input_type -> mcias.v1.GetAccountRequest
-	6,  // 13: mcias.v1.AccountService.UpdateAccount:input_type -> mcias.v1.UpdateAccountRequest
-	8,  // 14: mcias.v1.AccountService.UpdateProfile:input_type -> mcias.v1.UpdateProfileRequest
-	10, // 15: mcias.v1.AccountService.DeleteAccount:input_type -> mcias.v1.DeleteAccountRequest
-	12, // 16: mcias.v1.AccountService.GetRoles:input_type -> mcias.v1.GetRolesRequest
-	14, // 17: mcias.v1.AccountService.SetRoles:input_type -> mcias.v1.SetRolesRequest
-	16, // 18: mcias.v1.AccountService.RotateClientSecret:input_type -> mcias.v1.RotateClientSecretRequest
-	19, // 19: mcias.v1.AccountService.GetPgCreds:input_type -> mcias.v1.GetPgCredsRequest
-	21, // 20: mcias.v1.AccountService.SetPgCreds:input_type -> mcias.v1.SetPgCredsRequest
-	1,  // 21: mcias.v1.AccountService.CreateAccount:output_type -> mcias.v1.CreateAccountResponse
-	3,  // 22: mcias.v1.AccountService.ListAccounts:output_type -> mcias.v1.ListAccountsResponse
-	5,  // 23: mcias.v1.AccountService.GetAccount:output_type -> mcias.v1.GetAccountResponse
-	7,  // 24: mcias.v1.AccountService.UpdateAccount:output_type -> mcias.v1.UpdateAccountResponse
-	9,  // 25: mcias.v1.AccountService.UpdateProfile:output_type -> mcias.v1.UpdateProfileResponse
-	11, // 26: mcias.v1.AccountService.DeleteAccount:output_type -> mcias.v1.DeleteAccountResponse
-	13, // 27: mcias.v1.AccountService.GetRoles:output_type -> mcias.v1.GetRolesResponse
-	15, // 28: mcias.v1.AccountService.SetRoles:output_type -> mcias.v1.SetRolesResponse
-	17, // 29: mcias.v1.AccountService.RotateClientSecret:output_type -> mcias.v1.RotateClientSecretResponse
-	20, // 30: mcias.v1.AccountService.GetPgCreds:output_type -> mcias.v1.GetPgCredsResponse
-	22, // 31: mcias.v1.AccountService.SetPgCreds:output_type -> mcias.v1.SetPgCredsResponse
-	21, // [21:32] is the sub-list for method output_type
-	10, // [10:21] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	29, // 0: mcias.v1.CreateAccountRequest.account_type:type_name -> mcias.v1.AccountType
+	30, // 1: mcias.v1.CreateAccountResponse.account:type_name -> mcias.v1.Account
+	31, // 2: mcias.v1.ListAccountsRequest.status:type_name -> mcias.v1.AccountStatus
+	30, // 3: mcias.v1.ListAccountsResponse.accounts:type_name -> mcias.v1.Account
+	30, // 4: mcias.v1.GetAccountResponse.account:type_name -> mcias.v1.Account
+	31, // 5: mcias.v1.UpdateAccountRequest.status:type_name -> mcias.v1.AccountStatus
+	32, // 6: mcias.v1.UpdateAccountRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 7: mcias.v1.UpdateAccountResponse.account:type_name -> mcias.v1.Account
+	32, // 8: mcias.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 9: mcias.v1.UpdateProfileResponse.account:type_name -> mcias.v1.Account
+	18, // 10: mcias.v1.GetPgCredsResponse.creds:type_name -> mcias.v1.PgCreds
+	33, // 11: mcias.v1.BrowserSession.created_at:type_name -> google.protobuf.Timestamp
+	33, // 12: mcias.v1.BrowserSession.last_seen_at:type_name -> google.protobuf.Timestamp
+	33, // 13: mcias.v1.BrowserSession.expires_at:type_name -> google.protobuf.Timestamp
+	33, // 14: mcias.v1.RefreshFamily.created_at:type_name -> google.protobuf.Timestamp
+	33, // 15: mcias.v1.RefreshFamily.last_used_at:type_name -> google.protobuf.Timestamp
+	33, // 16: mcias.v1.RefreshFamily.expires_at:type_name -> google.protobuf.Timestamp
+	26, // 17: mcias.v1.ListSessionsResponse.sessions:type_name -> mcias.v1.BrowserSession
+	27, // 18: mcias.v1.ListSessionsResponse.families:type_name -> mcias.v1.RefreshFamily
+	0,  // 19: mcias.v1.AccountService.CreateAccount:input_type -> mcias.v1.CreateAccountRequest
+	2,  // 20: mcias.v1.AccountService.ListAccounts:input_type -> mcias.v1.ListAccountsRequest
+	4,  // 21: mcias.v1.AccountService.GetAccount:input_type -> mcias.v1.GetAccountRequest
+	6,  // 22: mcias.v1.AccountService.UpdateAccount:input_type -> mcias.v1.UpdateAccountRequest
+	8,  // 23: mcias.v1.AccountService.UpdateProfile:input_type -> mcias.v1.UpdateProfileRequest
+	10, // 24: mcias.v1.AccountService.DeleteAccount:input_type -> mcias.v1.DeleteAccountRequest
+	12, // 25: mcias.v1.AccountService.GetRoles:input_type -> mcias.v1.GetRolesRequest
+	14, // 26: mcias.v1.AccountService.SetRoles:input_type -> mcias.v1.SetRolesRequest
+	23, // 27: mcias.v1.AccountService.ResetPassword:input_type -> mcias.v1.ResetPasswordRequest
+	25, // 28: mcias.v1.AccountService.ListSessions:input_type -> mcias.v1.ListSessionsRequest
+	16, // 29: mcias.v1.AccountService.RotateClientSecret:input_type -> mcias.v1.RotateClientSecretRequest
+	19, // 30: mcias.v1.AccountService.GetPgCreds:input_type -> mcias.v1.GetPgCredsRequest
+	21, // 31: mcias.v1.AccountService.SetPgCreds:input_type -> mcias.v1.SetPgCredsRequest
+	1,  // 32: mcias.v1.AccountService.CreateAccount:output_type -> mcias.v1.CreateAccountResponse
+	3,  // 33: mcias.v1.AccountService.ListAccounts:output_type -> mcias.v1.ListAccountsResponse
+	5,  // 34: mcias.v1.AccountService.GetAccount:output_type -> mcias.v1.GetAccountResponse
+	7,  // 35: mcias.v1.AccountService.UpdateAccount:output_type -> mcias.v1.UpdateAccountResponse
+	9,  // 36: mcias.v1.AccountService.UpdateProfile:output_type -> mcias.v1.UpdateProfileResponse
+	11, // 37: mcias.v1.AccountService.DeleteAccount:output_type -> mcias.v1.DeleteAccountResponse
+	13, // 38: mcias.v1.AccountService.GetRoles:output_type -> mcias.v1.GetRolesResponse
+	15, // 39: mcias.v1.AccountService.SetRoles:output_type -> mcias.v1.SetRolesResponse
+	24, // 40: mcias.v1.AccountService.ResetPassword:output_type -> mcias.v1.ResetPasswordResponse
+	28, // 41: mcias.v1.AccountService.ListSessions:output_type -> mcias.v1.ListSessionsResponse
+	17, // 42: mcias.v1.AccountService.RotateClientSecret:output_type -> mcias.v1.RotateClientSecretResponse
+	20, // 43: mcias.v1.AccountService.GetPgCreds:output_type -> mcias.v1.GetPgCredsResponse
+	22, // 44: mcias.v1.AccountService.SetPgCreds:output_type -> mcias.v1.SetPgCredsResponse
+	32, // [32:45] is the sub-list for method output_type
+	19, // [19:32] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_account_service_proto_init() }
@@ -1462,7 +1922,7 @@ func file_mcias_v1_account_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_account_service_proto_rawDesc), len(file_mcias_v1_account_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,8 @@ const (
 	AccountService_DeleteAccount_FullMethodName      = "/mcias.v1.AccountService/DeleteAccount"
 	AccountService_GetRoles_FullMethodName           = "/mcias.v1.AccountService/GetRoles"
 	AccountService_SetRoles_FullMethodName           = "/mcias.v1.AccountService/SetRoles"
+	AccountService_ResetPassword_FullMethodName      = "/mcias.v1.AccountService/ResetPassword"
+	AccountService_ListSessions_FullMethodName       = "/mcias.v1.AccountService/ListSessions"
 	AccountService_RotateClientSecret_FullMethodName = "/mcias.v1.AccountService/RotateClientSecret"
 	AccountService_GetPgCreds_FullMethodName         = "/mcias.v1.AccountService/GetPgCreds"
 	AccountService_SetPgCreds_FullMethodName         = "/mcias.v1.AccountService/SetPgCreds"
@@ -58,6 +60,14 @@ type AccountServiceClient interface {
 	GetRoles(ctx context.Context, in *GetRolesRequest, opts ...grpc.CallOption) (*GetRolesResponse, error)
 	// SetRoles replaces an account's roles.
 	SetRoles(ctx context.Context, in *SetRolesRequest, opts ...grpc.CallOption) (*SetRolesResponse, error)
+	// ResetPassword gives a human account a random temporary password,
+	// returned this once: every session and token of the account ends, and the
+	// next sign-in (on the sign-in page) must choose a new password; API
+	// logins are refused until then.
+	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
+	// ListSessions lists an account's browser sessions and its refresh-token
+	// families (API sign-ins and grants to applications), newest first.
+	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
 	// RotateClientSecret sets a new client secret for a system account and
 	// returns it once; only its Argon2id hash is stored.
 	RotateClientSecret(ctx context.Context, in *RotateClientSecretRequest, opts ...grpc.CallOption) (*RotateClientSecretResponse, error)
@@ -157,6 +167,26 @@ func (c *accountServiceClient) SetRoles(ctx context.Context, in *SetRolesRequest
 	return out, nil
 }
 
+func (c *accountServiceClient) ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetPasswordResponse)
+	err := c.cc.Invoke(ctx, AccountService_ResetPassword_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountServiceClient) ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSessionsResponse)
+	err := c.cc.Invoke(ctx, AccountService_ListSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accountServiceClient) RotateClientSecret(ctx context.Context, in *RotateClientSecretRequest, opts ...grpc.CallOption) (*RotateClientSecretResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RotateClientSecretResponse)
@@ -213,6 +243,14 @@ type AccountServiceServer interface {
 	GetRoles(context.Context, *GetRolesRequest) (*GetRolesResponse, error)
 	// SetRoles replaces an account's roles.
 	SetRoles(context.Context, *SetRolesRequest) (*SetRolesResponse, error)
+	// ResetPassword gives a human account a random temporary password,
+	// returned this once: every session and token of the account ends, and the
+	// next sign-in (on the sign-in page) must choose a new password; API
+	// logins are refused until then.
+	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
+	// ListSessions lists an account's browser sessions and its refresh-token
+	// families (API sign-ins and grants to applications), newest first.
+	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
 	// RotateClientSecret sets a new client secret for a system account and
 	// returns it once; only its Argon2id hash is stored.
 	RotateClientSecret(context.Context, *RotateClientSecretRequest) (*RotateClientSecretResponse, error)
@@ -255,6 +293,12 @@ func (UnimplementedAccountServiceServer) GetRoles(context.Context, *GetRolesRequ
 }
 func (UnimplementedAccountServiceServer) SetRoles(context.Context, *SetRolesRequest) (*SetRolesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRoles not implemented")
+}
+func (UnimplementedAccountServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
+}
+func (UnimplementedAccountServiceServer) ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSessions not implemented")
 }
 func (UnimplementedAccountServiceServer) RotateClientSecret(context.Context, *RotateClientSecretRequest) (*RotateClientSecretResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateClientSecret not implemented")
@@ -430,6 +474,42 @@ func _AccountService_SetRoles_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_ResetPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).ResetPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_ResetPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountService_ListSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).ListSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_ListSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).ListSessions(ctx, req.(*ListSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccountService_RotateClientSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RotateClientSecretRequest)
 	if err := dec(in); err != nil {
@@ -522,6 +602,14 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRoles",
 			Handler:    _AccountService_SetRoles_Handler,
+		},
+		{
+			MethodName: "ResetPassword",
+			Handler:    _AccountService_ResetPassword_Handler,
+		},
+		{
+			MethodName: "ListSessions",
+			Handler:    _AccountService_ListSessions_Handler,
 		},
 		{
 			MethodName: "RotateClientSecret",

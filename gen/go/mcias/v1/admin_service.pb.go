@@ -395,7 +395,9 @@ type ListAuditEventsRequest struct {
 	// At most this many events (default 50, at most 500).
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous answer, or empty for the first page.
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only events before this time.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=until,proto3" json:"until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -463,6 +465,13 @@ func (x *ListAuditEventsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListAuditEventsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
 }
 
 // AuditEvent is one entry of the audit log. It never carries a secret.
@@ -629,6 +638,180 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// ListSigningKeysRequest is empty.
+type ListSigningKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSigningKeysRequest) Reset() {
+	*x = ListSigningKeysRequest{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSigningKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSigningKeysRequest) ProtoMessage() {}
+
+func (x *ListSigningKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSigningKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListSigningKeysRequest) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+// SigningKey describes one signing key (never its private part).
+type SigningKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key id (RFC 7638 thumbprint).
+	Kid string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	// `EdDSA` or `RS256`.
+	Alg string `protobuf:"bytes,2,opt,name=alg,proto3" json:"alg,omitempty"`
+	// When it was made.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When it starts (or started) signing.
+	ActiveFrom *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=active_from,json=activeFrom,proto3" json:"active_from,omitempty"`
+	// Whether it is the key of its algorithm that signs now.
+	Signing bool `protobuf:"varint,5,opt,name=signing,proto3" json:"signing,omitempty"`
+	// When a superseded key stops verifying; unset while it is current.
+	RetireAfter   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=retire_after,json=retireAfter,proto3" json:"retire_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SigningKey) Reset() {
+	*x = SigningKey{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SigningKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SigningKey) ProtoMessage() {}
+
+func (x *SigningKey) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
+func (*SigningKey) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SigningKey) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *SigningKey) GetAlg() string {
+	if x != nil {
+		return x.Alg
+	}
+	return ""
+}
+
+func (x *SigningKey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *SigningKey) GetActiveFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ActiveFrom
+	}
+	return nil
+}
+
+func (x *SigningKey) GetSigning() bool {
+	if x != nil {
+		return x.Signing
+	}
+	return false
+}
+
+func (x *SigningKey) GetRetireAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetireAfter
+	}
+	return nil
+}
+
+// ListSigningKeysResponse lists the keys, newest first.
+type ListSigningKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The keys.
+	Keys          []*SigningKey `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSigningKeysResponse) Reset() {
+	*x = ListSigningKeysResponse{}
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSigningKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSigningKeysResponse) ProtoMessage() {}
+
+func (x *ListSigningKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcias_v1_admin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSigningKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListSigningKeysResponse) Descriptor() ([]byte, []int) {
+	return file_mcias_v1_admin_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListSigningKeysResponse) GetKeys() []*SigningKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 var File_mcias_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_mcias_v1_admin_service_proto_rawDesc = "" +
@@ -648,7 +831,7 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\x0enew_active_kid\x18\x02 \x01(\tR\fnewActiveKid\"\x19\n" +
 	"\x17RotateRefreshKeyRequest\"1\n" +
 	"\x18RotateRefreshKeyResponse\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xc4\x01\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\xf6\x01\n" +
 	"\x16ListAuditEventsRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1d\n" +
@@ -657,7 +840,8 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"\xf8\x01\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x120\n" +
+	"\x05until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xf8\x01\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
@@ -672,13 +856,27 @@ const file_mcias_v1_admin_service_proto_rawDesc = "" +
 	"\adetails\x18\b \x01(\tR\adetails\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.mcias.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd9\x04\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x18\n" +
+	"\x16ListSigningKeysRequest\"\x81\x02\n" +
+	"\n" +
+	"SigningKey\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x10\n" +
+	"\x03alg\x18\x02 \x01(\tR\x03alg\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n" +
+	"\vactive_from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"activeFrom\x12\x18\n" +
+	"\asigning\x18\x05 \x01(\bR\asigning\x12=\n" +
+	"\fretire_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vretireAfter\"C\n" +
+	"\x17ListSigningKeysResponse\x12(\n" +
+	"\x04keys\x18\x01 \x03(\v2\x14.mcias.v1.SigningKeyR\x04keys2\xcf\x05\n" +
 	"\fAdminService\x12S\n" +
 	"\x06Health\x12\x17.mcias.v1.HealthRequest\x1a\x18.mcias.v1.HealthResponse\"\x16\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/health\x12y\n" +
 	"\x10RotateSigningKey\x12!.mcias.v1.RotateSigningKeyRequest\x1a\".mcias.v1.RotateSigningKeyResponse\"\x1e\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/keys/rotate\x12\x7f\n" +
 	"\x10RevokeSigningKey\x12!.mcias.v1.RevokeSigningKeyRequest\x1a\".mcias.v1.RevokeSigningKeyResponse\"$\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/keys/{kid}/revoke\x12\x81\x01\n" +
 	"\x10RotateRefreshKey\x12!.mcias.v1.RotateRefreshKeyRequest\x1a\".mcias.v1.RotateRefreshKeyResponse\"&\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/refresh-keys/rotate\x12t\n" +
+	"\x0fListSigningKeys\x12 .mcias.v1.ListSigningKeysRequest\x1a!.mcias.v1.ListSigningKeysResponse\"\x1c\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/signing-keys\x12t\n" +
 	"\x0fListAuditEvents\x12 .mcias.v1.ListAuditEventsRequest\x1a!.mcias.v1.ListAuditEventsResponse\"\x1c\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/eventsB\x92\x01\n" +
 	"\fcom.mcias.v1B\x11AdminServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\bMcias.V1\xca\x02\bMcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3"
 
@@ -694,7 +892,7 @@ func file_mcias_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_mcias_v1_admin_service_proto_rawDescData
 }
 
-var file_mcias_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_mcias_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_mcias_v1_admin_service_proto_goTypes = []any{
 	(*HealthRequest)(nil),            // 0: mcias.v1.HealthRequest
 	(*HealthResponse)(nil),           // 1: mcias.v1.HealthResponse
@@ -707,27 +905,37 @@ var file_mcias_v1_admin_service_proto_goTypes = []any{
 	(*ListAuditEventsRequest)(nil),   // 8: mcias.v1.ListAuditEventsRequest
 	(*AuditEvent)(nil),               // 9: mcias.v1.AuditEvent
 	(*ListAuditEventsResponse)(nil),  // 10: mcias.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
+	(*ListSigningKeysRequest)(nil),   // 11: mcias.v1.ListSigningKeysRequest
+	(*SigningKey)(nil),               // 12: mcias.v1.SigningKey
+	(*ListSigningKeysResponse)(nil),  // 13: mcias.v1.ListSigningKeysResponse
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
 }
 var file_mcias_v1_admin_service_proto_depIdxs = []int32{
-	11, // 0: mcias.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	11, // 1: mcias.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	9,  // 2: mcias.v1.ListAuditEventsResponse.events:type_name -> mcias.v1.AuditEvent
-	0,  // 3: mcias.v1.AdminService.Health:input_type -> mcias.v1.HealthRequest
-	2,  // 4: mcias.v1.AdminService.RotateSigningKey:input_type -> mcias.v1.RotateSigningKeyRequest
-	4,  // 5: mcias.v1.AdminService.RevokeSigningKey:input_type -> mcias.v1.RevokeSigningKeyRequest
-	6,  // 6: mcias.v1.AdminService.RotateRefreshKey:input_type -> mcias.v1.RotateRefreshKeyRequest
-	8,  // 7: mcias.v1.AdminService.ListAuditEvents:input_type -> mcias.v1.ListAuditEventsRequest
-	1,  // 8: mcias.v1.AdminService.Health:output_type -> mcias.v1.HealthResponse
-	3,  // 9: mcias.v1.AdminService.RotateSigningKey:output_type -> mcias.v1.RotateSigningKeyResponse
-	5,  // 10: mcias.v1.AdminService.RevokeSigningKey:output_type -> mcias.v1.RevokeSigningKeyResponse
-	7,  // 11: mcias.v1.AdminService.RotateRefreshKey:output_type -> mcias.v1.RotateRefreshKeyResponse
-	10, // 12: mcias.v1.AdminService.ListAuditEvents:output_type -> mcias.v1.ListAuditEventsResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	14, // 0: mcias.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 1: mcias.v1.ListAuditEventsRequest.until:type_name -> google.protobuf.Timestamp
+	14, // 2: mcias.v1.AuditEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	9,  // 3: mcias.v1.ListAuditEventsResponse.events:type_name -> mcias.v1.AuditEvent
+	14, // 4: mcias.v1.SigningKey.created_at:type_name -> google.protobuf.Timestamp
+	14, // 5: mcias.v1.SigningKey.active_from:type_name -> google.protobuf.Timestamp
+	14, // 6: mcias.v1.SigningKey.retire_after:type_name -> google.protobuf.Timestamp
+	12, // 7: mcias.v1.ListSigningKeysResponse.keys:type_name -> mcias.v1.SigningKey
+	0,  // 8: mcias.v1.AdminService.Health:input_type -> mcias.v1.HealthRequest
+	2,  // 9: mcias.v1.AdminService.RotateSigningKey:input_type -> mcias.v1.RotateSigningKeyRequest
+	4,  // 10: mcias.v1.AdminService.RevokeSigningKey:input_type -> mcias.v1.RevokeSigningKeyRequest
+	6,  // 11: mcias.v1.AdminService.RotateRefreshKey:input_type -> mcias.v1.RotateRefreshKeyRequest
+	11, // 12: mcias.v1.AdminService.ListSigningKeys:input_type -> mcias.v1.ListSigningKeysRequest
+	8,  // 13: mcias.v1.AdminService.ListAuditEvents:input_type -> mcias.v1.ListAuditEventsRequest
+	1,  // 14: mcias.v1.AdminService.Health:output_type -> mcias.v1.HealthResponse
+	3,  // 15: mcias.v1.AdminService.RotateSigningKey:output_type -> mcias.v1.RotateSigningKeyResponse
+	5,  // 16: mcias.v1.AdminService.RevokeSigningKey:output_type -> mcias.v1.RevokeSigningKeyResponse
+	7,  // 17: mcias.v1.AdminService.RotateRefreshKey:output_type -> mcias.v1.RotateRefreshKeyResponse
+	13, // 18: mcias.v1.AdminService.ListSigningKeys:output_type -> mcias.v1.ListSigningKeysResponse
+	10, // 19: mcias.v1.AdminService.ListAuditEvents:output_type -> mcias.v1.ListAuditEventsResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_mcias_v1_admin_service_proto_init() }
@@ -742,7 +950,7 @@ func file_mcias_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcias_v1_admin_service_proto_rawDesc), len(file_mcias_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	AdminService_RotateSigningKey_FullMethodName = "/mcias.v1.AdminService/RotateSigningKey"
 	AdminService_RevokeSigningKey_FullMethodName = "/mcias.v1.AdminService/RevokeSigningKey"
 	AdminService_RotateRefreshKey_FullMethodName = "/mcias.v1.AdminService/RotateRefreshKey"
+	AdminService_ListSigningKeys_FullMethodName  = "/mcias.v1.AdminService/ListSigningKeys"
 	AdminService_ListAuditEvents_FullMethodName  = "/mcias.v1.AdminService/ListAuditEvents"
 )
 
@@ -49,6 +50,10 @@ type AdminServiceClient interface {
 	// RotateRefreshKey makes a new secret the one that protects new refresh
 	// tokens at rest; tokens made under older secrets keep working.
 	RotateRefreshKey(ctx context.Context, in *RotateRefreshKeyRequest, opts ...grpc.CallOption) (*RotateRefreshKeyResponse, error)
+	// ListSigningKeys lists the signing keys that are published: those that
+	// sign, those waiting out their lead time, and those that only verify until
+	// their retirement.
+	ListSigningKeys(ctx context.Context, in *ListSigningKeysRequest, opts ...grpc.CallOption) (*ListSigningKeysResponse, error)
 	// ListAuditEvents lists audit events, newest first.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
@@ -101,6 +106,16 @@ func (c *adminServiceClient) RotateRefreshKey(ctx context.Context, in *RotateRef
 	return out, nil
 }
 
+func (c *adminServiceClient) ListSigningKeys(ctx context.Context, in *ListSigningKeysRequest, opts ...grpc.CallOption) (*ListSigningKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSigningKeysResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListSigningKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAuditEventsResponse)
@@ -134,6 +149,10 @@ type AdminServiceServer interface {
 	// RotateRefreshKey makes a new secret the one that protects new refresh
 	// tokens at rest; tokens made under older secrets keep working.
 	RotateRefreshKey(context.Context, *RotateRefreshKeyRequest) (*RotateRefreshKeyResponse, error)
+	// ListSigningKeys lists the signing keys that are published: those that
+	// sign, those waiting out their lead time, and those that only verify until
+	// their retirement.
+	ListSigningKeys(context.Context, *ListSigningKeysRequest) (*ListSigningKeysResponse, error)
 	// ListAuditEvents lists audit events, newest first.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
@@ -157,6 +176,9 @@ func (UnimplementedAdminServiceServer) RevokeSigningKey(context.Context, *Revoke
 }
 func (UnimplementedAdminServiceServer) RotateRefreshKey(context.Context, *RotateRefreshKeyRequest) (*RotateRefreshKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateRefreshKey not implemented")
+}
+func (UnimplementedAdminServiceServer) ListSigningKeys(context.Context, *ListSigningKeysRequest) (*ListSigningKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSigningKeys not implemented")
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
@@ -254,6 +276,24 @@ func _AdminService_RotateRefreshKey_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListSigningKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSigningKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListSigningKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListSigningKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListSigningKeys(ctx, req.(*ListSigningKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAuditEventsRequest)
 	if err := dec(in); err != nil {
@@ -294,6 +334,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateRefreshKey",
 			Handler:    _AdminService_RotateRefreshKey_Handler,
+		},
+		{
+			MethodName: "ListSigningKeys",
+			Handler:    _AdminService_ListSigningKeys_Handler,
 		},
 		{
 			MethodName: "ListAuditEvents",

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mcias/v1/account.proto\x12\x08mcias.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x03\n\x07\x41\x63\x63ount\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n\x08username\x18\x02 \x01(\tR\x08username\x12\x38\n\x0c\x61\x63\x63ount_type\x18\x03 \x01(\x0e\x32\x15.mcias.v1.AccountTypeR\x0b\x61\x63\x63ountType\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\x12!\n\x0ctotp_enabled\x18\x05 \x01(\x08R\x0btotpEnabled\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n\x05\x65mail\x18\x08 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\t \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\n \x01(\tR\x0b\x64isplayName\x12\x1d\n\ngiven_name\x18\x0b \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x0c \x01(\tR\nfamilyName*\\\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43\x43OUNT_TYPE_HUMAN\x10\x01\x12\x17\n\x13\x41\x43\x43OUNT_TYPE_SYSTEM\x10\x02*\xa1\x01\n\rAccountStatus\x12\x1e\n\x1a\x41\x43\x43OUNT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17\x41\x43\x43OUNT_STATUS_INACTIVE\x10\x02\x12\x1c\n\x18\x41\x43\x43OUNT_STATUS_SUSPENDED\x10\x03\x12\x1a\n\x16\x41\x43\x43OUNT_STATUS_DELETED\x10\x04\x42\x8d\x01\n\x0c\x63om.mcias.v1B\x0c\x41\x63\x63ountProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mcias/v1/account.proto\x12\x08mcias.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n\x07\x41\x63\x63ount\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n\x08username\x18\x02 \x01(\tR\x08username\x12\x38\n\x0c\x61\x63\x63ount_type\x18\x03 \x01(\x0e\x32\x15.mcias.v1.AccountTypeR\x0b\x61\x63\x63ountType\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\x12!\n\x0ctotp_enabled\x18\x05 \x01(\x08R\x0btotpEnabled\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n\x05\x65mail\x18\x08 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\t \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\n \x01(\tR\x0b\x64isplayName\x12\x1d\n\ngiven_name\x18\x0b \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x0c \x01(\tR\nfamilyName\x12>\n\rlast_login_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastLoginAt\x12\x38\n\x18password_change_required\x18\x0e \x01(\x08R\x16passwordChangeRequired*\\\n\x0b\x41\x63\x63ountType\x12\x1c\n\x18\x41\x43\x43OUNT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43\x43OUNT_TYPE_HUMAN\x10\x01\x12\x17\n\x13\x41\x43\x43OUNT_TYPE_SYSTEM\x10\x02*\xa1\x01\n\rAccountStatus\x12\x1e\n\x1a\x41\x43\x43OUNT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43\x43OUNT_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17\x41\x43\x43OUNT_STATUS_INACTIVE\x10\x02\x12\x1c\n\x18\x41\x43\x43OUNT_STATUS_SUSPENDED\x10\x03\x12\x1a\n\x16\x41\x43\x43OUNT_STATUS_DELETED\x10\x04\x42\x8d\x01\n\x0c\x63om.mcias.v1B\x0c\x41\x63\x63ountProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,10 +33,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mcias.v1.account_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\014com.mcias.v1B\014AccountProtoP\001Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\242\002\003MXX\252\002\010Mcias.V1\312\002\010Mcias\\V1\342\002\024Mcias\\V1\\GPBMetadata\352\002\tMcias::V1'
-  _globals['_ACCOUNTTYPE']._serialized_start=545
-  _globals['_ACCOUNTTYPE']._serialized_end=637
-  _globals['_ACCOUNTSTATUS']._serialized_start=640
-  _globals['_ACCOUNTSTATUS']._serialized_end=801
+  _globals['_ACCOUNTTYPE']._serialized_start=667
+  _globals['_ACCOUNTTYPE']._serialized_end=759
+  _globals['_ACCOUNTSTATUS']._serialized_start=762
+  _globals['_ACCOUNTSTATUS']._serialized_end=923
   _globals['_ACCOUNT']._serialized_start=70
-  _globals['_ACCOUNT']._serialized_end=543
+  _globals['_ACCOUNT']._serialized_end=665
 # @@protoc_insertion_point(module_scope)

@@ -32,7 +32,7 @@ ACCOUNT_STATUS_SUSPENDED: AccountStatus
 ACCOUNT_STATUS_DELETED: AccountStatus
 
 class Account(_message.Message):
-    __slots__ = ("id", "username", "account_type", "status", "totp_enabled", "created_at", "updated_at", "email", "email_verified", "display_name", "given_name", "family_name")
+    __slots__ = ("id", "username", "account_type", "status", "totp_enabled", "created_at", "updated_at", "email", "email_verified", "display_name", "given_name", "family_name", "last_login_at", "password_change_required")
     ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class Account(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     GIVEN_NAME_FIELD_NUMBER: _ClassVar[int]
     FAMILY_NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_LOGIN_AT_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_CHANGE_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     id: str
     username: str
     account_type: AccountType
@@ -57,4 +59,6 @@ class Account(_message.Message):
     display_name: str
     given_name: str
     family_name: str
-    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., account_type: _Optional[_Union[AccountType, str]] = ..., status: _Optional[_Union[AccountStatus, str]] = ..., totp_enabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., display_name: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ...) -> None: ...
+    last_login_at: _timestamp_pb2.Timestamp
+    password_change_required: bool
+    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., account_type: _Optional[_Union[AccountType, str]] = ..., status: _Optional[_Union[AccountStatus, str]] = ..., totp_enabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., email: _Optional[str] = ..., email_verified: _Optional[bool] = ..., display_name: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., last_login_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., password_change_required: _Optional[bool] = ...) -> None: ...

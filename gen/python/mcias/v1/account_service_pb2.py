@@ -23,12 +23,13 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from mcias.v1 import account_pb2 as mcias_dot_v1_dot_account__pb2
 from mcias.v1 import options_pb2 as mcias_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emcias/v1/account_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x16mcias/v1/account.proto\x1a\x16mcias/v1/options.proto\"\x88\x01\n\x14\x43reateAccountRequest\x12\x1a\n\x08username\x18\x01 \x01(\tR\x08username\x12\x38\n\x0c\x61\x63\x63ount_type\x18\x02 \x01(\x0e\x32\x15.mcias.v1.AccountTypeR\x0b\x61\x63\x63ountType\x12\x1a\n\x08password\x18\x03 \x01(\tR\x08password\"D\n\x15\x43reateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"Q\n\x13ListAccountsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"m\n\x14ListAccountsResponse\x12-\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x11.mcias.v1.AccountR\x08\x61\x63\x63ounts\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n\x11GetAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"A\n\x12GetAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x94\x01\n\x14UpdateAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\x12;\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x92\x02\n\x14UpdateProfileRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\x03 \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\x04 \x01(\tR\x0b\x64isplayName\x12\x1d\n\ngiven_name\x18\x05 \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x06 \x01(\tR\nfamilyName\x12;\n\x0bupdate_mask\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateProfileResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"&\n\x14\x44\x65leteAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"\x17\n\x15\x44\x65leteAccountResponse\"0\n\x0fGetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"(\n\x10GetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\"F\n\x0fSetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05roles\x18\x02 \x03(\tR\x05roles\"(\n\x10SetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\":\n\x19RotateClientSecretRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"A\n\x1aRotateClientSecretResponse\x12#\n\rclient_secret\x18\x01 \x01(\tR\x0c\x63lientSecret\"\x85\x01\n\x07PgCreds\x12\x12\n\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n\x04port\x18\x02 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x03 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x04 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x05 \x01(\tR\x08password\"2\n\x11GetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"=\n\x12GetPgCredsResponse\x12\'\n\x05\x63reds\x18\x01 \x01(\x0b\x32\x11.mcias.v1.PgCredsR\x05\x63reds\"\xae\x01\n\x11SetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x12\n\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n\x04port\x18\x03 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x04 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x05 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x06 \x01(\tR\x08password\"\x14\n\x12SetPgCredsResponse2\xaa\n\n\x0e\x41\x63\x63ountService\x12m\n\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12g\n\x0cListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x66\n\nGetAccount\x12\x1b.mcias.v1.GetAccountRequest\x1a\x1c.mcias.v1.GetAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/accounts/{id}\x12r\n\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16\x32\x11/v1/accounts/{id}:\x01*\x12\x82\x01\n\rUpdateProfile\x12\x1e.mcias.v1.UpdateProfileRequest\x1a\x1f.mcias.v1.UpdateProfileResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&2!/v1/accounts/{account_id}/profile:\x01*\x12o\n\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n\x08GetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n\x08SetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$\x1a\x1f/v1/accounts/{account_id}/roles:\x01*\x12\x97\x01\n\x12RotateClientSecret\x12#.mcias.v1.RotateClientSecretRequest\x1a$.mcias.v1.RotateClientSecretResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,\"\'/v1/accounts/{account_id}/client-secret:\x01*\x12v\n\nGetPgCreds\x12\x1b.mcias.v1.GetPgCredsRequest\x1a\x1c.mcias.v1.GetPgCredsResponse\"-\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/pgcreds\x12y\n\nSetPgCreds\x12\x1b.mcias.v1.SetPgCredsRequest\x1a\x1c.mcias.v1.SetPgCredsResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&\x1a!/v1/accounts/{account_id}/pgcreds:\x01*B\x94\x01\n\x0c\x63om.mcias.v1B\x13\x41\x63\x63ountServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emcias/v1/account_service.proto\x12\x08mcias.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a google/protobuf/field_mask.proto\x1a\x16mcias/v1/account.proto\x1a\x16mcias/v1/options.proto\"\x88\x01\n\x14\x43reateAccountRequest\x12\x1a\n\x08username\x18\x01 \x01(\tR\x08username\x12\x38\n\x0c\x61\x63\x63ount_type\x18\x02 \x01(\x0e\x32\x15.mcias.v1.AccountTypeR\x0b\x61\x63\x63ountType\x12\x1a\n\x08password\x18\x03 \x01(\tR\x08password\"D\n\x15\x43reateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x98\x01\n\x13ListAccountsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x14\n\x05query\x18\x03 \x01(\tR\x05query\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\"m\n\x14ListAccountsResponse\x12-\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x11.mcias.v1.AccountR\x08\x61\x63\x63ounts\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n\x11GetAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"A\n\x12GetAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x94\x01\n\x14UpdateAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x17.mcias.v1.AccountStatusR\x06status\x12;\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateAccountResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"\x92\x02\n\x14UpdateProfileRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12%\n\x0e\x65mail_verified\x18\x03 \x01(\x08R\remailVerified\x12!\n\x0c\x64isplay_name\x18\x04 \x01(\tR\x0b\x64isplayName\x12\x1d\n\ngiven_name\x18\x05 \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x06 \x01(\tR\nfamilyName\x12;\n\x0bupdate_mask\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"D\n\x15UpdateProfileResponse\x12+\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x11.mcias.v1.AccountR\x07\x61\x63\x63ount\"&\n\x14\x44\x65leteAccountRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"\x17\n\x15\x44\x65leteAccountResponse\"0\n\x0fGetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"(\n\x10GetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\"F\n\x0fSetRolesRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x14\n\x05roles\x18\x02 \x03(\tR\x05roles\"(\n\x10SetRolesResponse\x12\x14\n\x05roles\x18\x01 \x03(\tR\x05roles\":\n\x19RotateClientSecretRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"A\n\x1aRotateClientSecretResponse\x12#\n\rclient_secret\x18\x01 \x01(\tR\x0c\x63lientSecret\"\x85\x01\n\x07PgCreds\x12\x12\n\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n\x04port\x18\x02 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x03 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x04 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x05 \x01(\tR\x08password\"2\n\x11GetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"=\n\x12GetPgCredsResponse\x12\'\n\x05\x63reds\x18\x01 \x01(\x0b\x32\x11.mcias.v1.PgCredsR\x05\x63reds\"\xae\x01\n\x11SetPgCredsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\x12\x12\n\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n\x04port\x18\x03 \x01(\rR\x04port\x12\x1a\n\x08\x64\x61tabase\x18\x04 \x01(\tR\x08\x64\x61tabase\x12\x1a\n\x08username\x18\x05 \x01(\tR\x08username\x12\x1a\n\x08password\x18\x06 \x01(\tR\x08password\"\x14\n\x12SetPgCredsResponse\"5\n\x14ResetPasswordRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"F\n\x15ResetPasswordResponse\x12-\n\x12temporary_password\x18\x01 \x01(\tR\x11temporaryPassword\"4\n\x13ListSessionsRequest\x12\x1d\n\naccount_id\x18\x01 \x01(\tR\taccountId\"\x9b\x02\n\x0e\x42rowserSession\x12\x10\n\x03sid\x18\x01 \x01(\tR\x03sid\x12\x39\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n\x0clast_seen_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nlastSeenAt\x12\x39\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x12\n\x04peer\x18\x05 \x01(\tR\x04peer\x12\x1d\n\nuser_agent\x18\x06 \x01(\tR\tuserAgent\x12\x10\n\x03\x61mr\x18\x07 \x03(\tR\x03\x61mr\"\x93\x02\n\rRefreshFamily\x12\x1b\n\tfamily_id\x18\x01 \x01(\tR\x08\x66\x61milyId\x12\x1b\n\tclient_id\x18\x02 \x01(\tR\x08\x63lientId\x12\x14\n\x05scope\x18\x03 \x01(\tR\x05scope\x12\x39\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12<\n\x0clast_used_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nlastUsedAt\x12\x39\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"\x81\x01\n\x14ListSessionsResponse\x12\x34\n\x08sessions\x18\x01 \x03(\x0b\x32\x18.mcias.v1.BrowserSessionR\x08sessions\x12\x33\n\x08\x66\x61milies\x18\x02 \x03(\x0b\x32\x17.mcias.v1.RefreshFamilyR\x08\x66\x61milies2\xb5\x0c\n\x0e\x41\x63\x63ountService\x12m\n\rCreateAccount\x12\x1e.mcias.v1.CreateAccountRequest\x1a\x1f.mcias.v1.CreateAccountResponse\"\x1b\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12g\n\x0cListAccounts\x12\x1d.mcias.v1.ListAccountsRequest\x1a\x1e.mcias.v1.ListAccountsResponse\"\x18\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x66\n\nGetAccount\x12\x1b.mcias.v1.GetAccountRequest\x1a\x1c.mcias.v1.GetAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/accounts/{id}\x12r\n\rUpdateAccount\x12\x1e.mcias.v1.UpdateAccountRequest\x1a\x1f.mcias.v1.UpdateAccountResponse\" \xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x16\x32\x11/v1/accounts/{id}:\x01*\x12\x82\x01\n\rUpdateProfile\x12\x1e.mcias.v1.UpdateProfileRequest\x1a\x1f.mcias.v1.UpdateProfileResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&2!/v1/accounts/{account_id}/profile:\x01*\x12o\n\rDeleteAccount\x12\x1e.mcias.v1.DeleteAccountRequest\x1a\x1f.mcias.v1.DeleteAccountResponse\"\x1d\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02\x13*\x11/v1/accounts/{id}\x12n\n\x08GetRoles\x12\x19.mcias.v1.GetRolesRequest\x1a\x1a.mcias.v1.GetRolesResponse\"+\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02!\x12\x1f/v1/accounts/{account_id}/roles\x12q\n\x08SetRoles\x12\x19.mcias.v1.SetRolesRequest\x1a\x1a.mcias.v1.SetRolesResponse\".\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02$\x1a\x1f/v1/accounts/{account_id}/roles:\x01*\x12\x89\x01\n\rResetPassword\x12\x1e.mcias.v1.ResetPasswordRequest\x1a\x1f.mcias.v1.ResetPasswordResponse\"7\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02-\"(/v1/accounts/{account_id}/password:reset:\x01*\x12}\n\x0cListSessions\x12\x1d.mcias.v1.ListSessionsRequest\x1a\x1e.mcias.v1.ListSessionsResponse\".\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02$\x12\"/v1/accounts/{account_id}/sessions\x12\x97\x01\n\x12RotateClientSecret\x12#.mcias.v1.RotateClientSecretRequest\x1a$.mcias.v1.RotateClientSecretResponse\"6\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02,\"\'/v1/accounts/{account_id}/client-secret:\x01*\x12v\n\nGetPgCreds\x12\x1b.mcias.v1.GetPgCredsRequest\x1a\x1c.mcias.v1.GetPgCredsResponse\"-\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02#\x12!/v1/accounts/{account_id}/pgcreds\x12y\n\nSetPgCreds\x12\x1b.mcias.v1.SetPgCredsRequest\x1a\x1c.mcias.v1.SetPgCredsResponse\"0\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02&\x1a!/v1/accounts/{account_id}/pgcreds:\x01*B\x94\x01\n\x0c\x63om.mcias.v1B\x13\x41\x63\x63ountServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\x08Mcias.V1\xca\x02\x08Mcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,58 +53,74 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetRoles']._serialized_options = b'\310\363\030\004\202\323\344\223\002!\022\037/v1/accounts/{account_id}/roles'
   _globals['_ACCOUNTSERVICE'].methods_by_name['SetRoles']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['SetRoles']._serialized_options = b'\310\363\030\004\202\323\344\223\002$\032\037/v1/accounts/{account_id}/roles:\001*'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['ResetPassword']._loaded_options = None
+  _globals['_ACCOUNTSERVICE'].methods_by_name['ResetPassword']._serialized_options = b'\310\363\030\004\202\323\344\223\002-\"(/v1/accounts/{account_id}/password:reset:\001*'
+  _globals['_ACCOUNTSERVICE'].methods_by_name['ListSessions']._loaded_options = None
+  _globals['_ACCOUNTSERVICE'].methods_by_name['ListSessions']._serialized_options = b'\310\363\030\003\202\323\344\223\002$\022\"/v1/accounts/{account_id}/sessions'
   _globals['_ACCOUNTSERVICE'].methods_by_name['RotateClientSecret']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['RotateClientSecret']._serialized_options = b'\310\363\030\004\202\323\344\223\002,\"\'/v1/accounts/{account_id}/client-secret:\001*'
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetPgCreds']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['GetPgCreds']._serialized_options = b'\310\363\030\003\202\323\344\223\002#\022!/v1/accounts/{account_id}/pgcreds'
   _globals['_ACCOUNTSERVICE'].methods_by_name['SetPgCreds']._loaded_options = None
   _globals['_ACCOUNTSERVICE'].methods_by_name['SetPgCreds']._serialized_options = b'\310\363\030\003\202\323\344\223\002&\032!/v1/accounts/{account_id}/pgcreds:\001*'
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=157
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=293
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=295
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=363
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=365
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=446
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=448
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=557
-  _globals['_GETACCOUNTREQUEST']._serialized_start=559
-  _globals['_GETACCOUNTREQUEST']._serialized_end=594
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=596
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=661
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=664
-  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=812
-  _globals['_UPDATEACCOUNTRESPONSE']._serialized_start=814
-  _globals['_UPDATEACCOUNTRESPONSE']._serialized_end=882
-  _globals['_UPDATEPROFILEREQUEST']._serialized_start=885
-  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1159
-  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1161
-  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1229
-  _globals['_DELETEACCOUNTREQUEST']._serialized_start=1231
-  _globals['_DELETEACCOUNTREQUEST']._serialized_end=1269
-  _globals['_DELETEACCOUNTRESPONSE']._serialized_start=1271
-  _globals['_DELETEACCOUNTRESPONSE']._serialized_end=1294
-  _globals['_GETROLESREQUEST']._serialized_start=1296
-  _globals['_GETROLESREQUEST']._serialized_end=1344
-  _globals['_GETROLESRESPONSE']._serialized_start=1346
-  _globals['_GETROLESRESPONSE']._serialized_end=1386
-  _globals['_SETROLESREQUEST']._serialized_start=1388
-  _globals['_SETROLESREQUEST']._serialized_end=1458
-  _globals['_SETROLESRESPONSE']._serialized_start=1460
-  _globals['_SETROLESRESPONSE']._serialized_end=1500
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1502
-  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1560
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1562
-  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=1627
-  _globals['_PGCREDS']._serialized_start=1630
-  _globals['_PGCREDS']._serialized_end=1763
-  _globals['_GETPGCREDSREQUEST']._serialized_start=1765
-  _globals['_GETPGCREDSREQUEST']._serialized_end=1815
-  _globals['_GETPGCREDSRESPONSE']._serialized_start=1817
-  _globals['_GETPGCREDSRESPONSE']._serialized_end=1878
-  _globals['_SETPGCREDSREQUEST']._serialized_start=1881
-  _globals['_SETPGCREDSREQUEST']._serialized_end=2055
-  _globals['_SETPGCREDSRESPONSE']._serialized_start=2057
-  _globals['_SETPGCREDSRESPONSE']._serialized_end=2077
-  _globals['_ACCOUNTSERVICE']._serialized_start=2080
-  _globals['_ACCOUNTSERVICE']._serialized_end=3402
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=190
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=326
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=328
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=396
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=399
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=551
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=553
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=662
+  _globals['_GETACCOUNTREQUEST']._serialized_start=664
+  _globals['_GETACCOUNTREQUEST']._serialized_end=699
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=701
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=766
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=769
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=917
+  _globals['_UPDATEACCOUNTRESPONSE']._serialized_start=919
+  _globals['_UPDATEACCOUNTRESPONSE']._serialized_end=987
+  _globals['_UPDATEPROFILEREQUEST']._serialized_start=990
+  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1264
+  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1266
+  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1334
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=1336
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=1374
+  _globals['_DELETEACCOUNTRESPONSE']._serialized_start=1376
+  _globals['_DELETEACCOUNTRESPONSE']._serialized_end=1399
+  _globals['_GETROLESREQUEST']._serialized_start=1401
+  _globals['_GETROLESREQUEST']._serialized_end=1449
+  _globals['_GETROLESRESPONSE']._serialized_start=1451
+  _globals['_GETROLESRESPONSE']._serialized_end=1491
+  _globals['_SETROLESREQUEST']._serialized_start=1493
+  _globals['_SETROLESREQUEST']._serialized_end=1563
+  _globals['_SETROLESRESPONSE']._serialized_start=1565
+  _globals['_SETROLESRESPONSE']._serialized_end=1605
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_start=1607
+  _globals['_ROTATECLIENTSECRETREQUEST']._serialized_end=1665
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_start=1667
+  _globals['_ROTATECLIENTSECRETRESPONSE']._serialized_end=1732
+  _globals['_PGCREDS']._serialized_start=1735
+  _globals['_PGCREDS']._serialized_end=1868
+  _globals['_GETPGCREDSREQUEST']._serialized_start=1870
+  _globals['_GETPGCREDSREQUEST']._serialized_end=1920
+  _globals['_GETPGCREDSRESPONSE']._serialized_start=1922
+  _globals['_GETPGCREDSRESPONSE']._serialized_end=1983
+  _globals['_SETPGCREDSREQUEST']._serialized_start=1986
+  _globals['_SETPGCREDSREQUEST']._serialized_end=2160
+  _globals['_SETPGCREDSRESPONSE']._serialized_start=2162
+  _globals['_SETPGCREDSRESPONSE']._serialized_end=2182
+  _globals['_RESETPASSWORDREQUEST']._serialized_start=2184
+  _globals['_RESETPASSWORDREQUEST']._serialized_end=2237
+  _globals['_RESETPASSWORDRESPONSE']._serialized_start=2239
+  _globals['_RESETPASSWORDRESPONSE']._serialized_end=2309
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=2311
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=2363
+  _globals['_BROWSERSESSION']._serialized_start=2366
+  _globals['_BROWSERSESSION']._serialized_end=2649
+  _globals['_REFRESHFAMILY']._serialized_start=2652
+  _globals['_REFRESHFAMILY']._serialized_end=2927
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=2930
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=3059
+  _globals['_ACCOUNTSERVICE']._serialized_start=3062
+  _globals['_ACCOUNTSERVICE']._serialized_end=4651
 # @@protoc_insertion_point(module_scope)

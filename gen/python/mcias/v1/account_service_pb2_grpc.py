@@ -76,6 +76,16 @@ class AccountServiceStub:
                 request_serializer=mcias_dot_v1_dot_account__service__pb2.SetRolesRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_account__service__pb2.SetRolesResponse.FromString,
                 _registered_method=True)
+        self.ResetPassword = channel.unary_unary(
+                '/mcias.v1.AccountService/ResetPassword',
+                request_serializer=mcias_dot_v1_dot_account__service__pb2.ResetPasswordRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_account__service__pb2.ResetPasswordResponse.FromString,
+                _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/mcias.v1.AccountService/ListSessions',
+                request_serializer=mcias_dot_v1_dot_account__service__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_account__service__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
         self.RotateClientSecret = channel.unary_unary(
                 '/mcias.v1.AccountService/RotateClientSecret',
                 request_serializer=mcias_dot_v1_dot_account__service__pb2.RotateClientSecretRequest.SerializeToString,
@@ -157,6 +167,24 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetPassword(self, request, context):
+        """ResetPassword gives a human account a random temporary password,
+        returned this once: every session and token of the account ends, and the
+        next sign-in (on the sign-in page) must choose a new password; API
+        logins are refused until then.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSessions(self, request, context):
+        """ListSessions lists an account's browser sessions and its refresh-token
+        families (API sign-ins and grants to applications), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateClientSecret(self, request, context):
         """RotateClientSecret sets a new client secret for a system account and
         returns it once; only its Argon2id hash is stored.
@@ -223,6 +251,16 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.SetRoles,
                     request_deserializer=mcias_dot_v1_dot_account__service__pb2.SetRolesRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_account__service__pb2.SetRolesResponse.SerializeToString,
+            ),
+            'ResetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetPassword,
+                    request_deserializer=mcias_dot_v1_dot_account__service__pb2.ResetPasswordRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_account__service__pb2.ResetPasswordResponse.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=mcias_dot_v1_dot_account__service__pb2.ListSessionsRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_account__service__pb2.ListSessionsResponse.SerializeToString,
             ),
             'RotateClientSecret': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateClientSecret,
@@ -458,6 +496,60 @@ class AccountService:
             '/mcias.v1.AccountService/SetRoles',
             mcias_dot_v1_dot_account__service__pb2.SetRolesRequest.SerializeToString,
             mcias_dot_v1_dot_account__service__pb2.SetRolesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AccountService/ResetPassword',
+            mcias_dot_v1_dot_account__service__pb2.ResetPasswordRequest.SerializeToString,
+            mcias_dot_v1_dot_account__service__pb2.ResetPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AccountService/ListSessions',
+            mcias_dot_v1_dot_account__service__pb2.ListSessionsRequest.SerializeToString,
+            mcias_dot_v1_dot_account__service__pb2.ListSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

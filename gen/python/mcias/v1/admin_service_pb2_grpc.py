@@ -56,6 +56,11 @@ class AdminServiceStub:
                 request_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.SerializeToString,
                 response_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyResponse.FromString,
                 _registered_method=True)
+        self.ListSigningKeys = channel.unary_unary(
+                '/mcias.v1.AdminService/ListSigningKeys',
+                request_serializer=mcias_dot_v1_dot_admin__service__pb2.ListSigningKeysRequest.SerializeToString,
+                response_deserializer=mcias_dot_v1_dot_admin__service__pb2.ListSigningKeysResponse.FromString,
+                _registered_method=True)
         self.ListAuditEvents = channel.unary_unary(
                 '/mcias.v1.AdminService/ListAuditEvents',
                 request_serializer=mcias_dot_v1_dot_admin__service__pb2.ListAuditEventsRequest.SerializeToString,
@@ -104,6 +109,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSigningKeys(self, request, context):
+        """ListSigningKeys lists the signing keys that are published: those that
+        sign, those waiting out their lead time, and those that only verify until
+        their retirement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAuditEvents(self, request, context):
         """ListAuditEvents lists audit events, newest first.
         """
@@ -133,6 +147,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RotateRefreshKey,
                     request_deserializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.FromString,
                     response_serializer=mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyResponse.SerializeToString,
+            ),
+            'ListSigningKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSigningKeys,
+                    request_deserializer=mcias_dot_v1_dot_admin__service__pb2.ListSigningKeysRequest.FromString,
+                    response_serializer=mcias_dot_v1_dot_admin__service__pb2.ListSigningKeysResponse.SerializeToString,
             ),
             'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuditEvents,
@@ -250,6 +269,33 @@ class AdminService:
             '/mcias.v1.AdminService/RotateRefreshKey',
             mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyRequest.SerializeToString,
             mcias_dot_v1_dot_admin__service__pb2.RotateRefreshKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSigningKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mcias.v1.AdminService/ListSigningKeys',
+            mcias_dot_v1_dot_admin__service__pb2.ListSigningKeysRequest.SerializeToString,
+            mcias_dot_v1_dot_admin__service__pb2.ListSigningKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

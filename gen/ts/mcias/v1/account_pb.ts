@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/account.proto.
  */
 export const file_mcias_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChZtY2lhcy92MS9hY2NvdW50LnByb3RvEghtY2lhcy52MSLZAgoHQWNjb3VudBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIrCgxhY2NvdW50X3R5cGUYAyABKA4yFS5tY2lhcy52MS5BY2NvdW50VHlwZRInCgZzdGF0dXMYBCABKA4yFy5tY2lhcy52MS5BY2NvdW50U3RhdHVzEhQKDHRvdHBfZW5hYmxlZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlbWFpbBgIIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgJIAEoCBIUCgxkaXNwbGF5X25hbWUYCiABKAkSEgoKZ2l2ZW5fbmFtZRgLIAEoCRITCgtmYW1pbHlfbmFtZRgMIAEoCSpcCgtBY2NvdW50VHlwZRIcChhBQ0NPVU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJBQ0NPVU5UX1RZUEVfSFVNQU4QARIXChNBQ0NPVU5UX1RZUEVfU1lTVEVNEAIqoQEKDUFjY291bnRTdGF0dXMSHgoaQUNDT1VOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVBQ0NPVU5UX1NUQVRVU19BQ1RJVkUQARIbChdBQ0NPVU5UX1NUQVRVU19JTkFDVElWRRACEhwKGEFDQ09VTlRfU1RBVFVTX1NVU1BFTkRFRBADEhoKFkFDQ09VTlRfU1RBVFVTX0RFTEVURUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChZtY2lhcy92MS9hY2NvdW50LnByb3RvEghtY2lhcy52MSKuAwoHQWNjb3VudBIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIrCgxhY2NvdW50X3R5cGUYAyABKA4yFS5tY2lhcy52MS5BY2NvdW50VHlwZRInCgZzdGF0dXMYBCABKA4yFy5tY2lhcy52MS5BY2NvdW50U3RhdHVzEhQKDHRvdHBfZW5hYmxlZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlbWFpbBgIIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgJIAEoCBIUCgxkaXNwbGF5X25hbWUYCiABKAkSEgoKZ2l2ZW5fbmFtZRgLIAEoCRITCgtmYW1pbHlfbmFtZRgMIAEoCRIxCg1sYXN0X2xvZ2luX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIgChhwYXNzd29yZF9jaGFuZ2VfcmVxdWlyZWQYDiABKAgqXAoLQWNjb3VudFR5cGUSHAoYQUNDT1VOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFgoSQUNDT1VOVF9UWVBFX0hVTUFOEAESFwoTQUNDT1VOVF9UWVBFX1NZU1RFTRACKqEBCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGwoXQUNDT1VOVF9TVEFUVVNfSU5BQ1RJVkUQAhIcChhBQ0NPVU5UX1NUQVRVU19TVVNQRU5ERUQQAxIaChZBQ0NPVU5UX1NUQVRVU19ERUxFVEVEEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Account is the public view of an account. It never carries credentials.
@@ -104,6 +104,21 @@ export type Account = Message<"mcias.v1.Account"> & {
    * @generated from field: string family_name = 12;
    */
   familyName: string;
+
+  /**
+   * The last successful sign-in (API or pages); unset when never.
+   *
+   * @generated from field: google.protobuf.Timestamp last_login_at = 13;
+   */
+  lastLoginAt?: Timestamp | undefined;
+
+  /**
+   * The password is a temporary one set by an admin: the next sign-in must
+   * choose a new one (on the sign-in page).
+   *
+   * @generated from field: bool password_change_required = 14;
+   */
+  passwordChangeRequired: boolean;
 };
 
 /**

@@ -5,8 +5,8 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Account, AccountStatus, AccountType } from "./account_pb.js";
 import { file_mcias_v1_account } from "./account_pb.js";
 import { file_mcias_v1_options } from "./options_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/account_service.proto.
  */
 export const file_mcias_v1_account_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tY2lhcy92MS9hY2NvdW50X3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxImcKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEisKDGFjY291bnRfdHlwZRgCIAEoDjIVLm1jaWFzLnYxLkFjY291bnRUeXBlEhAKCHBhc3N3b3JkGAMgASgJIjsKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCI8ChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RBY2NvdW50c1Jlc3BvbnNlEiMKCGFjY291bnRzGAEgAygLMhEubWNpYXMudjEuQWNjb3VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiHwoRR2V0QWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50InwKFFVwZGF0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLm1jaWFzLnYxLkFjY291bnRTdGF0dXMSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFVVwZGF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCLBAQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgDIAEoCBIUCgxkaXNwbGF5X25hbWUYBCABKAkSEgoKZ2l2ZW5fbmFtZRgFIAEoCRITCgtmYW1pbHlfbmFtZRgGIAEoCRIvCgt1cGRhdGVfbWFzaxgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOwoVVXBkYXRlUHJvZmlsZVJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50IiIKFERlbGV0ZUFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSIlCg9HZXRSb2xlc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSIhChBHZXRSb2xlc1Jlc3BvbnNlEg0KBXJvbGVzGAEgAygJIjQKD1NldFJvbGVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEg0KBXJvbGVzGAIgAygJIiEKEFNldFJvbGVzUmVzcG9uc2USDQoFcm9sZXMYASADKAkiLwoZUm90YXRlQ2xpZW50U2VjcmV0UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjMKGlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlEhUKDWNsaWVudF9zZWNyZXQYASABKAkiWwoHUGdDcmVkcxIMCgRob3N0GAEgASgJEgwKBHBvcnQYAiABKA0SEAoIZGF0YWJhc2UYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSEAoIcGFzc3dvcmQYBSABKAkiJwoRR2V0UGdDcmVkc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI2ChJHZXRQZ0NyZWRzUmVzcG9uc2USIAoFY3JlZHMYASABKAsyES5tY2lhcy52MS5QZ0NyZWRzInkKEVNldFBnQ3JlZHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEaG9zdBgCIAEoCRIMCgRwb3J0GAMgASgNEhAKCGRhdGFiYXNlGAQgASgJEhAKCHVzZXJuYW1lGAUgASgJEhAKCHBhc3N3b3JkGAYgASgJIhQKElNldFBnQ3JlZHNSZXNwb25zZTKqCgoOQWNjb3VudFNlcnZpY2USbQoNQ3JlYXRlQWNjb3VudBIeLm1jaWFzLnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0Gh8ubWNpYXMudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlIhvI8xgEgtPkkwIROgEqIgwvdjEvYWNjb3VudHMSZwoMTGlzdEFjY291bnRzEh0ubWNpYXMudjEuTGlzdEFjY291bnRzUmVxdWVzdBoeLm1jaWFzLnYxLkxpc3RBY2NvdW50c1Jlc3BvbnNlIhjI8xgEgtPkkwIOEgwvdjEvYWNjb3VudHMSZgoKR2V0QWNjb3VudBIbLm1jaWFzLnYxLkdldEFjY291bnRSZXF1ZXN0GhwubWNpYXMudjEuR2V0QWNjb3VudFJlc3BvbnNlIh3I8xgEgtPkkwITEhEvdjEvYWNjb3VudHMve2lkfRJyCg1VcGRhdGVBY2NvdW50Eh4ubWNpYXMudjEuVXBkYXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5VcGRhdGVBY2NvdW50UmVzcG9uc2UiIMjzGASC0+STAhY6ASoyES92MS9hY2NvdW50cy97aWR9EoIBCg1VcGRhdGVQcm9maWxlEh4ubWNpYXMudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaHy5tY2lhcy52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2UiMMjzGAOC0+STAiY6ASoyIS92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcHJvZmlsZRJvCg1EZWxldGVBY2NvdW50Eh4ubWNpYXMudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5EZWxldGVBY2NvdW50UmVzcG9uc2UiHcjzGASC0+STAhMqES92MS9hY2NvdW50cy97aWR9Em4KCEdldFJvbGVzEhkubWNpYXMudjEuR2V0Um9sZXNSZXF1ZXN0GhoubWNpYXMudjEuR2V0Um9sZXNSZXNwb25zZSIryPMYBILT5JMCIRIfL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9yb2xlcxJxCghTZXRSb2xlcxIZLm1jaWFzLnYxLlNldFJvbGVzUmVxdWVzdBoaLm1jaWFzLnYxLlNldFJvbGVzUmVzcG9uc2UiLsjzGASC0+STAiQ6ASoaHy92MS9hY2NvdW50cy97YWNjb3VudF9pZH0vcm9sZXMSlwEKElJvdGF0ZUNsaWVudFNlY3JldBIjLm1jaWFzLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlcXVlc3QaJC5tY2lhcy52MS5Sb3RhdGVDbGllbnRTZWNyZXRSZXNwb25zZSI2yPMYBILT5JMCLDoBKiInL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9jbGllbnQtc2VjcmV0EnYKCkdldFBnQ3JlZHMSGy5tY2lhcy52MS5HZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLkdldFBnQ3JlZHNSZXNwb25zZSItyPMYA4LT5JMCIxIhL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzEnkKClNldFBnQ3JlZHMSGy5tY2lhcy52MS5TZXRQZ0NyZWRzUmVxdWVzdBocLm1jaWFzLnYxLlNldFBnQ3JlZHNSZXNwb25zZSIwyPMYA4LT5JMCJjoBKhohL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wZ2NyZWRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_mcias_v1_account, file_mcias_v1_options]);
+  fileDesc("Ch5tY2lhcy92MS9hY2NvdW50X3NlcnZpY2UucHJvdG8SCG1jaWFzLnYxImcKFENyZWF0ZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEisKDGFjY291bnRfdHlwZRgCIAEoDjIVLm1jaWFzLnYxLkFjY291bnRUeXBlEhAKCHBhc3N3b3JkGAMgASgJIjsKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEubWNpYXMudjEuQWNjb3VudCJ0ChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg0KBXF1ZXJ5GAMgASgJEicKBnN0YXR1cxgEIAEoDjIXLm1jaWFzLnYxLkFjY291bnRTdGF0dXMiVAoUTGlzdEFjY291bnRzUmVzcG9uc2USIwoIYWNjb3VudHMYASADKAsyES5tY2lhcy52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIfChFHZXRBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCSI4ChJHZXRBY2NvdW50UmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLm1jaWFzLnYxLkFjY291bnQifAoUVXBkYXRlQWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcubWNpYXMudjEuQWNjb3VudFN0YXR1cxIvCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOwoVVXBkYXRlQWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5tY2lhcy52MS5BY2NvdW50IsEBChRVcGRhdGVQcm9maWxlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAMgASgIEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRISCgpnaXZlbl9uYW1lGAUgASgJEhMKC2ZhbWlseV9uYW1lGAYgASgJEi8KC3VwZGF0ZV9tYXNrGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI7ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLm1jaWFzLnYxLkFjY291bnQiIgoURGVsZXRlQWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlQWNjb3VudFJlc3BvbnNlIiUKD0dldFJvbGVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIiEKEEdldFJvbGVzUmVzcG9uc2USDQoFcm9sZXMYASADKAkiNAoPU2V0Um9sZXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDQoFcm9sZXMYAiADKAkiIQoQU2V0Um9sZXNSZXNwb25zZRINCgVyb2xlcxgBIAMoCSIvChlSb3RhdGVDbGllbnRTZWNyZXRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiMwoaUm90YXRlQ2xpZW50U2VjcmV0UmVzcG9uc2USFQoNY2xpZW50X3NlY3JldBgBIAEoCSJbCgdQZ0NyZWRzEgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRIQCghkYXRhYmFzZRgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIQCghwYXNzd29yZBgFIAEoCSInChFHZXRQZ0NyZWRzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIjYKEkdldFBnQ3JlZHNSZXNwb25zZRIgCgVjcmVkcxgBIAEoCzIRLm1jaWFzLnYxLlBnQ3JlZHMieQoRU2V0UGdDcmVkc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIMCgRob3N0GAIgASgJEgwKBHBvcnQYAyABKA0SEAoIZGF0YWJhc2UYBCABKAkSEAoIdXNlcm5hbWUYBSABKAkSEAoIcGFzc3dvcmQYBiABKAkiFAoSU2V0UGdDcmVkc1Jlc3BvbnNlIioKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiMwoVUmVzZXRQYXNzd29yZFJlc3BvbnNlEhoKEnRlbXBvcmFyeV9wYXNzd29yZBgBIAEoCSIpChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAki3gEKDkJyb3dzZXJTZXNzaW9uEgsKA3NpZBgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBlZXIYBSABKAkSEgoKdXNlcl9hZ2VudBgGIAEoCRILCgNhbXIYByADKAki1gEKDVJlZnJlc2hGYW1pbHkSEQoJZmFtaWx5X2lkGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRINCgVzY29wZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm0KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEioKCHNlc3Npb25zGAEgAygLMhgubWNpYXMudjEuQnJvd3NlclNlc3Npb24SKQoIZmFtaWxpZXMYAiADKAsyFy5tY2lhcy52MS5SZWZyZXNoRmFtaWx5MrUMCg5BY2NvdW50U2VydmljZRJtCg1DcmVhdGVBY2NvdW50Eh4ubWNpYXMudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QaHy5tY2lhcy52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2UiG8jzGASC0+STAhE6ASoiDC92MS9hY2NvdW50cxJnCgxMaXN0QWNjb3VudHMSHS5tY2lhcy52MS5MaXN0QWNjb3VudHNSZXF1ZXN0Gh4ubWNpYXMudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiGMjzGASC0+STAg4SDC92MS9hY2NvdW50cxJmCgpHZXRBY2NvdW50EhsubWNpYXMudjEuR2V0QWNjb3VudFJlcXVlc3QaHC5tY2lhcy52MS5HZXRBY2NvdW50UmVzcG9uc2UiHcjzGASC0+STAhMSES92MS9hY2NvdW50cy97aWR9EnIKDVVwZGF0ZUFjY291bnQSHi5tY2lhcy52MS5VcGRhdGVBY2NvdW50UmVxdWVzdBofLm1jaWFzLnYxLlVwZGF0ZUFjY291bnRSZXNwb25zZSIgyPMYBILT5JMCFjoBKjIRL3YxL2FjY291bnRzL3tpZH0SggEKDVVwZGF0ZVByb2ZpbGUSHi5tY2lhcy52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBofLm1jaWFzLnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIwyPMYA4LT5JMCJjoBKjIhL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9wcm9maWxlEm8KDURlbGV0ZUFjY291bnQSHi5tY2lhcy52MS5EZWxldGVBY2NvdW50UmVxdWVzdBofLm1jaWFzLnYxLkRlbGV0ZUFjY291bnRSZXNwb25zZSIdyPMYBILT5JMCEyoRL3YxL2FjY291bnRzL3tpZH0SbgoIR2V0Um9sZXMSGS5tY2lhcy52MS5HZXRSb2xlc1JlcXVlc3QaGi5tY2lhcy52MS5HZXRSb2xlc1Jlc3BvbnNlIivI8xgEgtPkkwIhEh8vdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3JvbGVzEnEKCFNldFJvbGVzEhkubWNpYXMudjEuU2V0Um9sZXNSZXF1ZXN0GhoubWNpYXMudjEuU2V0Um9sZXNSZXNwb25zZSIuyPMYBILT5JMCJDoBKhofL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9yb2xlcxKJAQoNUmVzZXRQYXNzd29yZBIeLm1jaWFzLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0Gh8ubWNpYXMudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIjfI8xgEgtPkkwItOgEqIigvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3Bhc3N3b3JkOnJlc2V0En0KDExpc3RTZXNzaW9ucxIdLm1jaWFzLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaHi5tY2lhcy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIuyPMYA4LT5JMCJBIiL3YxL2FjY291bnRzL3thY2NvdW50X2lkfS9zZXNzaW9ucxKXAQoSUm90YXRlQ2xpZW50U2VjcmV0EiMubWNpYXMudjEuUm90YXRlQ2xpZW50U2VjcmV0UmVxdWVzdBokLm1jaWFzLnYxLlJvdGF0ZUNsaWVudFNlY3JldFJlc3BvbnNlIjbI8xgEgtPkkwIsOgEqIicvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L2NsaWVudC1zZWNyZXQSdgoKR2V0UGdDcmVkcxIbLm1jaWFzLnYxLkdldFBnQ3JlZHNSZXF1ZXN0GhwubWNpYXMudjEuR2V0UGdDcmVkc1Jlc3BvbnNlIi3I8xgDgtPkkwIjEiEvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3BnY3JlZHMSeQoKU2V0UGdDcmVkcxIbLm1jaWFzLnYxLlNldFBnQ3JlZHNSZXF1ZXN0GhwubWNpYXMudjEuU2V0UGdDcmVkc1Jlc3BvbnNlIjDI8xgDgtPkkwImOgEqGiEvdjEvYWNjb3VudHMve2FjY291bnRfaWR9L3BnY3JlZHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp, file_google_protobuf_field_mask, file_mcias_v1_account, file_mcias_v1_options]);
 
 /**
  * CreateAccountRequest describes the new account.
@@ -95,6 +95,21 @@ export type ListAccountsRequest = Message<"mcias.v1.ListAccountsRequest"> & {
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * Only accounts whose username or email starts with this text
+   * (case-insensitive; at most 254 characters). Empty: all.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * Only accounts in this state. Unspecified: all but deleted ones.
+   *
+   * @generated from field: mcias.v1.AccountStatus status = 4;
+   */
+  status: AccountStatus;
 };
 
 /**
@@ -650,6 +665,216 @@ export const SetPgCredsResponseSchema: GenMessage<SetPgCredsResponse> = /*@__PUR
   messageDesc(file_mcias_v1_account_service, 22);
 
 /**
+ * ResetPasswordRequest names the account.
+ *
+ * @generated from message mcias.v1.ResetPasswordRequest
+ */
+export type ResetPasswordRequest = Message<"mcias.v1.ResetPasswordRequest"> & {
+  /**
+   * The account id.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+};
+
+/**
+ * Describes the message mcias.v1.ResetPasswordRequest.
+ * Use `create(ResetPasswordRequestSchema)` to create a new message.
+ */
+export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 23);
+
+/**
+ * ResetPasswordResponse carries the temporary password, shown this once.
+ *
+ * @generated from message mcias.v1.ResetPasswordResponse
+ */
+export type ResetPasswordResponse = Message<"mcias.v1.ResetPasswordResponse"> & {
+  /**
+   * The temporary password.
+   *
+   * @generated from field: string temporary_password = 1;
+   */
+  temporaryPassword: string;
+};
+
+/**
+ * Describes the message mcias.v1.ResetPasswordResponse.
+ * Use `create(ResetPasswordResponseSchema)` to create a new message.
+ */
+export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 24);
+
+/**
+ * ListSessionsRequest names the account.
+ *
+ * @generated from message mcias.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"mcias.v1.ListSessionsRequest"> & {
+  /**
+   * The account id.
+   *
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+};
+
+/**
+ * Describes the message mcias.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 25);
+
+/**
+ * BrowserSession is a signed-in session of the pages.
+ *
+ * @generated from message mcias.v1.BrowserSession
+ */
+export type BrowserSession = Message<"mcias.v1.BrowserSession"> & {
+  /**
+   * The public session id (`sid` in ID tokens).
+   *
+   * @generated from field: string sid = 1;
+   */
+  sid: string;
+
+  /**
+   * When it was signed in.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 2;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Its last request.
+   *
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 3;
+   */
+  lastSeenAt?: Timestamp | undefined;
+
+  /**
+   * When it ends at the latest.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The client address it was signed in from.
+   *
+   * @generated from field: string peer = 5;
+   */
+  peer: string;
+
+  /**
+   * The browser's User-Agent (truncated).
+   *
+   * @generated from field: string user_agent = 6;
+   */
+  userAgent: string;
+
+  /**
+   * Authentication methods (RFC 8176), e.g. `pwd`, `otp`.
+   *
+   * @generated from field: repeated string amr = 7;
+   */
+  amr: string[];
+};
+
+/**
+ * Describes the message mcias.v1.BrowserSession.
+ * Use `create(BrowserSessionSchema)` to create a new message.
+ */
+export const BrowserSessionSchema: GenMessage<BrowserSession> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 26);
+
+/**
+ * RefreshFamily is a live chain of refresh tokens.
+ *
+ * @generated from message mcias.v1.RefreshFamily
+ */
+export type RefreshFamily = Message<"mcias.v1.RefreshFamily"> & {
+  /**
+   * The family id.
+   *
+   * @generated from field: string family_id = 1;
+   */
+  familyId: string;
+
+  /**
+   * The application it was granted to; empty for an API sign-in.
+   *
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * The scopes granted to the application.
+   *
+   * @generated from field: string scope = 3;
+   */
+  scope: string;
+
+  /**
+   * When it began.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When its current refresh token was issued.
+   *
+   * @generated from field: google.protobuf.Timestamp last_used_at = 5;
+   */
+  lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * When its current refresh token expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mcias.v1.RefreshFamily.
+ * Use `create(RefreshFamilySchema)` to create a new message.
+ */
+export const RefreshFamilySchema: GenMessage<RefreshFamily> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 27);
+
+/**
+ * ListSessionsResponse lists what keeps the account signed in.
+ *
+ * @generated from message mcias.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"mcias.v1.ListSessionsResponse"> & {
+  /**
+   * Browser sessions, newest first.
+   *
+   * @generated from field: repeated mcias.v1.BrowserSession sessions = 1;
+   */
+  sessions: BrowserSession[];
+
+  /**
+   * Refresh-token families, newest first.
+   *
+   * @generated from field: repeated mcias.v1.RefreshFamily families = 2;
+   */
+  families: RefreshFamily[];
+};
+
+/**
+ * Describes the message mcias.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_account_service, 28);
+
+/**
  * AccountService manages accounts, their roles and their stored database
  * credentials.
  *
@@ -738,6 +963,30 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof SetRolesRequestSchema;
     output: typeof SetRolesResponseSchema;
+  },
+  /**
+   * ResetPassword gives a human account a random temporary password,
+   * returned this once: every session and token of the account ends, and the
+   * next sign-in (on the sign-in page) must choose a new password; API
+   * logins are refused until then.
+   *
+   * @generated from rpc mcias.v1.AccountService.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * ListSessions lists an account's browser sessions and its refresh-token
+   * families (API sign-ins and grants to applications), newest first.
+   *
+   * @generated from rpc mcias.v1.AccountService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
   },
   /**
    * RotateClientSecret sets a new client secret for a system account and

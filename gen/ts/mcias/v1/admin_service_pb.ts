@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcias/v1/admin_service.proto.
  */
 export const file_mcias_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxtY2lhcy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCI6ChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJEhEKCXJzMjU2X2tpZBgCIAEoCSImChdSZXZva2VTaWduaW5nS2V5UmVxdWVzdBILCgNraWQYASABKAkiPwoYUmV2b2tlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCRIWCg5uZXdfYWN0aXZlX2tpZBgCIAEoCSIZChdSb3RhdGVSZWZyZXNoS2V5UmVxdWVzdCIqChhSb3RhdGVSZWZyZXNoS2V5UmVzcG9uc2USDgoGa2V5X2lkGAEgASgJIpIBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkisgEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAMSEgoKZXZlbnRfdHlwZRgCIAEoCRIQCghhY3Rvcl9pZBgDIAEoCRIRCgl0YXJnZXRfaWQYBCABKAkSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBlZXIYBiABKAkSDwoHb3V0Y29tZRgHIAEoCRIPCgdkZXRhaWxzGAggASgJIlgKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULm1jaWFzLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMtkECgxBZG1pblNlcnZpY2USUwoGSGVhbHRoEhcubWNpYXMudjEuSGVhbHRoUmVxdWVzdBoYLm1jaWFzLnYxLkhlYWx0aFJlc3BvbnNlIhbI8xgBgtPkkwIMEgovdjEvaGVhbHRoEnkKEFJvdGF0ZVNpZ25pbmdLZXkSIS5tY2lhcy52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBoiLm1jaWFzLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXNwb25zZSIeyPMYBILT5JMCFDoBKiIPL3YxL2tleXMvcm90YXRlEn8KEFJldm9rZVNpZ25pbmdLZXkSIS5tY2lhcy52MS5SZXZva2VTaWduaW5nS2V5UmVxdWVzdBoiLm1jaWFzLnYxLlJldm9rZVNpZ25pbmdLZXlSZXNwb25zZSIkyPMYBILT5JMCGjoBKiIVL3YxL2tleXMve2tpZH0vcmV2b2tlEoEBChBSb3RhdGVSZWZyZXNoS2V5EiEubWNpYXMudjEuUm90YXRlUmVmcmVzaEtleVJlcXVlc3QaIi5tY2lhcy52MS5Sb3RhdGVSZWZyZXNoS2V5UmVzcG9uc2UiJsjzGASC0+STAhw6ASoiFy92MS9yZWZyZXNoLWtleXMvcm90YXRlEnQKD0xpc3RBdWRpdEV2ZW50cxIgLm1jaWFzLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIS5tY2lhcy52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIcyPMYBILT5JMCEhIQL3YxL2F1ZGl0L2V2ZW50c2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
+  fileDesc("ChxtY2lhcy92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghtY2lhcy52MSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCI6ChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USCwoDa2lkGAEgASgJEhEKCXJzMjU2X2tpZBgCIAEoCSImChdSZXZva2VTaWduaW5nS2V5UmVxdWVzdBILCgNraWQYASABKAkiPwoYUmV2b2tlU2lnbmluZ0tleVJlc3BvbnNlEgsKA2tpZBgBIAEoCRIWCg5uZXdfYWN0aXZlX2tpZBgCIAEoCSIZChdSb3RhdGVSZWZyZXNoS2V5UmVxdWVzdCIqChhSb3RhdGVSZWZyZXNoS2V5UmVzcG9uc2USDgoGa2V5X2lkGAEgASgJIr0BChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSKQoFdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrIBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgDEhIKCmV2ZW50X3R5cGUYAiABKAkSEAoIYWN0b3JfaWQYAyABKAkSEQoJdGFyZ2V0X2lkGAQgASgJEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRwZWVyGAYgASgJEg8KB291dGNvbWUYByABKAkSDwoHZGV0YWlscxgIIAEoCSJYChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5tY2lhcy52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIYChZMaXN0U2lnbmluZ0tleXNSZXF1ZXN0IsoBCgpTaWduaW5nS2V5EgsKA2tpZBgBIAEoCRILCgNhbGcYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLYWN0aXZlX2Zyb20YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NpZ25pbmcYBSABKAgSMAoMcmV0aXJlX2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChdMaXN0U2lnbmluZ0tleXNSZXNwb25zZRIiCgRrZXlzGAEgAygLMhQubWNpYXMudjEuU2lnbmluZ0tleTLPBQoMQWRtaW5TZXJ2aWNlElMKBkhlYWx0aBIXLm1jaWFzLnYxLkhlYWx0aFJlcXVlc3QaGC5tY2lhcy52MS5IZWFsdGhSZXNwb25zZSIWyPMYAYLT5JMCDBIKL3YxL2hlYWx0aBJ5ChBSb3RhdGVTaWduaW5nS2V5EiEubWNpYXMudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaIi5tY2lhcy52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2UiHsjzGASC0+STAhQ6ASoiDy92MS9rZXlzL3JvdGF0ZRJ/ChBSZXZva2VTaWduaW5nS2V5EiEubWNpYXMudjEuUmV2b2tlU2lnbmluZ0tleVJlcXVlc3QaIi5tY2lhcy52MS5SZXZva2VTaWduaW5nS2V5UmVzcG9uc2UiJMjzGASC0+STAho6ASoiFS92MS9rZXlzL3traWR9L3Jldm9rZRKBAQoQUm90YXRlUmVmcmVzaEtleRIhLm1jaWFzLnYxLlJvdGF0ZVJlZnJlc2hLZXlSZXF1ZXN0GiIubWNpYXMudjEuUm90YXRlUmVmcmVzaEtleVJlc3BvbnNlIibI8xgEgtPkkwIcOgEqIhcvdjEvcmVmcmVzaC1rZXlzL3JvdGF0ZRJ0Cg9MaXN0U2lnbmluZ0tleXMSIC5tY2lhcy52MS5MaXN0U2lnbmluZ0tleXNSZXF1ZXN0GiEubWNpYXMudjEuTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2UiHMjzGASC0+STAhISEC92MS9zaWduaW5nLWtleXMSdAoPTGlzdEF1ZGl0RXZlbnRzEiAubWNpYXMudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLm1jaWFzLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIhzI8xgEgtPkkwISEhAvdjEvYXVkaXQvZXZlbnRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_mcias_v1_options]);
 
 /**
  * HealthRequest is empty.
@@ -221,6 +221,13 @@ export type ListAuditEventsRequest = Message<"mcias.v1.ListAuditEventsRequest"> 
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * Only events before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 6;
+   */
+  until?: Timestamp | undefined;
 };
 
 /**
@@ -329,6 +336,98 @@ export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> 
   messageDesc(file_mcias_v1_admin_service, 10);
 
 /**
+ * ListSigningKeysRequest is empty.
+ *
+ * @generated from message mcias.v1.ListSigningKeysRequest
+ */
+export type ListSigningKeysRequest = Message<"mcias.v1.ListSigningKeysRequest"> & {
+};
+
+/**
+ * Describes the message mcias.v1.ListSigningKeysRequest.
+ * Use `create(ListSigningKeysRequestSchema)` to create a new message.
+ */
+export const ListSigningKeysRequestSchema: GenMessage<ListSigningKeysRequest> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 11);
+
+/**
+ * SigningKey describes one signing key (never its private part).
+ *
+ * @generated from message mcias.v1.SigningKey
+ */
+export type SigningKey = Message<"mcias.v1.SigningKey"> & {
+  /**
+   * The key id (RFC 7638 thumbprint).
+   *
+   * @generated from field: string kid = 1;
+   */
+  kid: string;
+
+  /**
+   * `EdDSA` or `RS256`.
+   *
+   * @generated from field: string alg = 2;
+   */
+  alg: string;
+
+  /**
+   * When it was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When it starts (or started) signing.
+   *
+   * @generated from field: google.protobuf.Timestamp active_from = 4;
+   */
+  activeFrom?: Timestamp | undefined;
+
+  /**
+   * Whether it is the key of its algorithm that signs now.
+   *
+   * @generated from field: bool signing = 5;
+   */
+  signing: boolean;
+
+  /**
+   * When a superseded key stops verifying; unset while it is current.
+   *
+   * @generated from field: google.protobuf.Timestamp retire_after = 6;
+   */
+  retireAfter?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message mcias.v1.SigningKey.
+ * Use `create(SigningKeySchema)` to create a new message.
+ */
+export const SigningKeySchema: GenMessage<SigningKey> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 12);
+
+/**
+ * ListSigningKeysResponse lists the keys, newest first.
+ *
+ * @generated from message mcias.v1.ListSigningKeysResponse
+ */
+export type ListSigningKeysResponse = Message<"mcias.v1.ListSigningKeysResponse"> & {
+  /**
+   * The keys.
+   *
+   * @generated from field: repeated mcias.v1.SigningKey keys = 1;
+   */
+  keys: SigningKey[];
+};
+
+/**
+ * Describes the message mcias.v1.ListSigningKeysResponse.
+ * Use `create(ListSigningKeysResponseSchema)` to create a new message.
+ */
+export const ListSigningKeysResponseSchema: GenMessage<ListSigningKeysResponse> = /*@__PURE__*/
+  messageDesc(file_mcias_v1_admin_service, 13);
+
+/**
  * AdminService reports the server's health, manages the keys and exposes
  * the audit log.
  *
@@ -382,6 +481,18 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RotateRefreshKeyRequestSchema;
     output: typeof RotateRefreshKeyResponseSchema;
+  },
+  /**
+   * ListSigningKeys lists the signing keys that are published: those that
+   * sign, those waiting out their lead time, and those that only verify until
+   * their retirement.
+   *
+   * @generated from rpc mcias.v1.AdminService.ListSigningKeys
+   */
+  listSigningKeys: {
+    methodKind: "unary";
+    input: typeof ListSigningKeysRequestSchema;
+    output: typeof ListSigningKeysResponseSchema;
   },
   /**
    * ListAuditEvents lists audit events, newest first.

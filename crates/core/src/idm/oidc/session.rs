@@ -46,9 +46,38 @@ pub enum SignIn {
     Done(NewSession),
     /// The password was right; the session waits for the TOTP code.
     SecondFactor(NewSession),
+    /// The password (and code) were right, but it is a temporary password:
+    /// the session waits for a new one.
+    NewPassword(NewSession),
+}
+
+/// A sign-in whose password step is too old or whose account changed.
+fn sign_in_expired() -> Error {
+    Error::new(
+        crate::error::ErrorKind::Unauthenticated,
+        "sign_in_expired",
+        "the sign-in expired; enter your username and password again",
+    )
 }
 
 impl Idm {
+    /// The session waiting for a later sign-in step and its (active)
+    /// account; `sign_in_expired` when either is gone.
+    async fn pending_sign_in(
+        &self,
+        cookie: &str,
+    ) -> Result<(WebSession, crate::model::AccountRecord)> {
+        let pending = self
+            .pending_session(cookie)
+            .await?
+            .ok_or_else(sign_in_expired)?;
+        let account = self
+            .live_account(&pending.account_id)
+            .await
+            .map_err(|_| sign_in_expired())?;
+        Ok((pending, account))
+    }
+
     fn new_session(
         &self,
         caller: &Caller,
@@ -111,6 +140,20 @@ impl Idm {
                 .await?;
             return Ok(SignIn::SecondFactor(pending));
         }
+        if account.password_change_required {
+            let pending = self.new_session(
+                caller,
+                &account.id,
+                account.token_version,
+                SessionStage::SecondFactor,
+                vec!["pwd".to_owned()],
+                user_agent,
+            );
+            self.store
+                .create_web_session(pending.session.clone(), None, None)
+                .await?;
+            return Ok(SignIn::NewPassword(pending));
+        }
         let new = self.new_session(
             caller,
             &account.id,
@@ -142,28 +185,10 @@ impl Idm {
         pending_cookie: &str,
         code: &str,
         user_agent: Option<&str>,
-    ) -> Result<NewSession> {
-        let expired = || {
-            Error::new(
-                crate::error::ErrorKind::Unauthenticated,
-                "sign_in_expired",
-                "the sign-in expired; enter your username and password again",
-            )
-        };
-        let pending = self
-            .pending_session(pending_cookie)
-            .await?
-            .ok_or_else(expired)?;
-        let account = self
-            .store
-            .account(pending.account_id.clone())
-            .await?
-            .ok_or_else(expired)?;
-        if account.status != AccountStatus::Active
-            || account.token_version != pending.token_version
-            || !account.totp_enabled
-        {
-            return Err(expired());
+    ) -> Result<SignIn> {
+        let (pending, account) = self.pending_sign_in(pending_cookie).await?;
+        if account.token_version != pending.token_version || !account.totp_enabled {
+            return Err(sign_in_expired());
         }
         if code.len() > 16 {
             return Err(Error::invalid("field_too_long", "the code is too long"));
@@ -172,11 +197,16 @@ impl Idm {
             .check_totp(caller, &account, &account.username, code)
             .await?;
         let amr = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+        let change = account.password_change_required;
         let new = self.new_session(
             caller,
             &account.id,
             account.token_version,
-            SessionStage::SignedIn,
+            if change {
+                SessionStage::SecondFactor
+            } else {
+                SessionStage::SignedIn
+            },
             amr.clone(),
             user_agent,
         );
@@ -199,6 +229,65 @@ impl Idm {
             details,
         )
         .await?;
+        Ok(if change {
+            SignIn::NewPassword(new)
+        } else {
+            SignIn::Done(new)
+        })
+    }
+
+    /// The last step of a sign-in with a temporary password: the new
+    /// password (the usual rules) replaces it, which ends every other
+    /// session and token, and the browser is signed in with a new session.
+    pub async fn web_new_password(
+        &self,
+        caller: &Caller,
+        pending_cookie: &str,
+        new_password: Zeroizing<String>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let (pending, account) = self.pending_sign_in(pending_cookie).await?;
+        let factor_done = !account.totp_enabled || pending.amr.iter().any(|m| m == "otp");
+        if !account.password_change_required
+            || account.token_version != pending.token_version
+            || !factor_done
+        {
+            return Err(sign_in_expired());
+        }
+        crate::idm::credentials::check_new_password(&new_password)?;
+        let hash = self.hasher.hash(new_password).await?;
+        let mut audit = self.audit(
+            "password_change",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({ "from_temporary": true }),
+        );
+        audit.actor_id = Some(account.id.clone());
+        self.store
+            .set_password(account.id.clone(), hash, self.clock.now(), audit)
+            .await?;
+        self.sync_version(&account.id).await?;
+        let account = self.live_account(&account.id).await?;
+        let new = self.new_session(
+            caller,
+            &account.id,
+            account.token_version,
+            SessionStage::SignedIn,
+            pending.amr.clone(),
+            user_agent,
+        );
+        let mut signed_in = self.audit(
+            "login_success",
+            caller,
+            Some(&account.id),
+            Outcome::Success,
+            json!({ "session": new.session.sid, "via": "web", "amr": pending.amr }),
+        );
+        signed_in.actor_id = Some(account.id.clone());
+        self.store
+            .create_web_session(new.session.clone(), Some(pending.id_hash), Some(signed_in))
+            .await?;
         Ok(new)
     }
 
@@ -272,9 +361,20 @@ impl Idm {
 
     /// The signed-in sessions of the session's own account, newest first.
     pub async fn own_web_sessions(&self, session: &WebSession) -> Result<Vec<WebSession>> {
-        self.store
-            .account_web_sessions(session.account_id.clone(), self.clock.now())
-            .await
+        self.live_web_sessions(&session.account_id).await
+    }
+
+    /// An account's sessions that still work: not ended, not expired, its
+    /// current token version, used within the idle timeout.
+    async fn live_web_sessions(&self, account_id: &str) -> Result<Vec<WebSession>> {
+        let now = self.clock.now();
+        let idle = self.sessions.idle_timeout.secs_i64();
+        let mut sessions = self
+            .store
+            .account_web_sessions(account_id.to_owned(), now)
+            .await?;
+        sessions.retain(|s| s.last_seen.saturating_add(idle) > now);
+        Ok(sessions)
     }
 
     /// Ends another session of the same account (from the account page).
@@ -334,6 +434,22 @@ impl Idm {
             .ok_or_else(|| Error::not_found("session"))?;
         self.mirror_revocations(revoked);
         Ok(())
+    }
+
+    /// ListSessions: an account's browser sessions and refresh families
+    /// (self or admin).
+    pub async fn account_sessions(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+    ) -> Result<(Vec<WebSession>, Vec<FamilyInfo>)> {
+        caller.self_or_admin(account_id)?;
+        let sessions = self.live_web_sessions(account_id).await?;
+        let families = self
+            .store
+            .account_families(account_id.to_owned(), self.clock.now())
+            .await?;
+        Ok((sessions, families))
     }
 
     /// The caller a page acts as: the session's account with its current
