@@ -161,6 +161,31 @@ fn grpc_routes(
     Ok((routes, reporter))
 }
 
+/// The gated services without a listener: what the REST transcoder calls,
+/// a gRPC request in, its answer out, through the same gate (permissions
+/// from the descriptor, authentication) and handlers as over the network.
+/// For callers that drive requests in-process, such as the fuzz targets.
+pub fn in_process(config: &Config, idm: Arc<Idm>) -> Result<RestState> {
+    let perms = PermissionTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET, &public_services())?;
+    let table = RouteTable::from_descriptor_set(pb::FILE_DESCRIPTOR_SET)?;
+    let login_path = format!(
+        "/{}/Login",
+        <AuthServiceServer<AuthApi> as NamedService>::NAME
+    );
+    let gate = GateLayer::new(Arc::new(GateState::new(
+        idm.clone(),
+        perms,
+        Arc::new(Metrics::default()),
+        login_path,
+    )));
+    let (routes, _health) = grpc_routes(&idm, config.server.max_message_bytes)?;
+    Ok(RestState {
+        table,
+        grpc: gate.layer(routes),
+        max_body: config.server.max_message_bytes,
+    })
+}
+
 /// Binds `addr`, with an error that names the config key and the address.
 /// Binding comes first, so a busy port is reported before anything else is
 /// done (`mciassrv dev` creates nothing then).

@@ -31,6 +31,12 @@ use mcias_core::error::{Error, Result};
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Time a client has to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has, once connected (after the handshake), to send the
+/// first bytes of a request (HTTP/1.1 headers or the HTTP/2 preface).
+/// hyper's header timeout starts only once it has read something, so a
+/// client that completes the handshake and then says nothing would hold
+/// its connection slot for ever (slowloris).
+pub const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time a closing connection is drained of unread input.
 pub const LINGER_TIME: Duration = Duration::from_secs(5);
 /// Most bytes a closing connection reads and discards.
@@ -160,6 +166,9 @@ pub struct Conn {
     io: Option<Io>,
     peer: SocketAddr,
     slot: Option<OwnedSemaphorePermit>,
+    /// Until the first bytes arrive: when they must have (see
+    /// [`FIRST_BYTES_TIMEOUT`]).
+    first_bytes: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Conn {
@@ -168,6 +177,7 @@ impl Conn {
             io: Some(io),
             peer,
             slot: Some(slot),
+            first_bytes: Some(Box::pin(tokio::time::sleep(FIRST_BYTES_TIMEOUT))),
         }
     }
 
@@ -200,11 +210,28 @@ impl Drop for Conn {
 
 impl AsyncRead for Conn {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(self.io()?).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let res = Pin::new(this.io()?).poll_read(cx, buf);
+        if let Some(deadline) = this.first_bytes.as_mut() {
+            match &res {
+                Poll::Ready(Ok(())) if buf.filled().len() > before => this.first_bytes = None,
+                Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
+                    this.first_bytes = None;
+                    tracing::debug!(peer = %this.peer, "no request after the handshake; closing");
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no request within the time allowed after connecting",
+                    )));
+                }
+                _ => {}
+            }
+        }
+        res
     }
 }
 

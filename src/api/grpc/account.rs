@@ -197,6 +197,9 @@ impl AccountService for AccountApi {
     ) -> Result<Response<UpdateProfileResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
+        // Who may act on the account comes before what the request says, so
+        // another account's request is PERMISSION_DENIED whatever it holds.
+        c.self_or_admin(&r.account_id).or_status()?;
         let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
         if paths.is_empty() {
             return Err(status(Error::invalid(
@@ -310,6 +313,7 @@ impl AccountService for AccountApi {
     ) -> Result<Response<SetPgCredsResponse>, Status> {
         let c = caller(&req);
         let r = req.into_inner();
+        c.self_or_admin(&r.account_id).or_status()?;
         let port = u16::try_from(r.port)
             .ok()
             .filter(|p| *p != 0)

@@ -377,6 +377,27 @@ fn build_request(
     Ok(msg)
 }
 
+/// Finds the route for `method` and `path` and builds its request message
+/// from the path, the query and the body exactly as a REST call does before
+/// the in-process call (the `rest_binding` fuzz target drives this). The
+/// error is the message a 400 (or 404/405/415) would carry.
+pub fn bind<'t>(
+    table: &'t RouteTable,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &Bytes,
+    content_type: Option<&str>,
+) -> Result<(&'t Route, DynamicMessage), String> {
+    match table.find(method, path) {
+        Match::Found(route, vars) => {
+            build_request(route, &vars, query, body, content_type).map(|m| (route, m))
+        }
+        Match::MethodNotAllowed(_) => Err(format!("method {method} is not allowed on {path}")),
+        Match::NotFound => Err(format!("no route for {method} {path}")),
+    }
+}
+
 fn grpc_frame(msg: &DynamicMessage) -> Bytes {
     let len = msg.encoded_len();
     let mut buf = BytesMut::with_capacity(5 + len);

@@ -2,15 +2,16 @@
 //!
 //! Access tokens are Ed25519 (`alg: EdDSA`) only: [`verify`] checks size,
 //! structure, `alg` (anything but `EdDSA` is refused before any key is
-//! looked at), `kid`, signature, `exp`/`nbf` with a small leeway, `iss`,
-//! `aud`, `jti`. Revocation is the caller's next step. The header's `typ`
-//! is not checked: `JWT` and RFC 9068's `at+jwt` are both accepted.
+//! looked at), no `crit` and no `b64: false`, `kid`, signature,
+//! `exp`/`nbf` with a small leeway, `iss`, `aud`, `jti`. Revocation is the
+//! caller's next step. The header's `typ` is not checked: `JWT` and RFC
+//! 9068's `at+jwt` are both accepted.
 //!
 //! Other JWTs (OpenID Connect ID tokens) are signed with [`sign_json`] by
 //! an EdDSA or RS256 key, and [`verify_signature`] checks their signature
 //! only: size, structure, `alg` (`EdDSA` or `RS256`, and the type of the
-//! key `kid` names: no algorithm confusion), no `crit`, signature; the
-//! claims are the caller's to check.
+//! key `kid` names: no algorithm confusion), no `crit` or `b64: false`,
+//! signature; the claims are the caller's to check.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -289,6 +290,23 @@ impl Parts<'_> {
         }
     }
 
+    /// Refuses a header that asks for processing this module does not do:
+    /// any `crit` (RFC 7515 4.1.11: a recipient must refuse extensions it
+    /// does not understand, and none is understood here), and `b64` other
+    /// than `true` (RFC 7797: an unencoded payload; MCIAS never signs one,
+    /// so a token that claims it was made by something else). Headers that
+    /// name other keys (`jku`, `jwk`, `x5u`, `x5c`) need no check: keys
+    /// come only from the key ring by `kid`, and nothing is ever fetched.
+    fn no_unsupported_processing(&self) -> Result<(), JwtError> {
+        if self.header.contains_key("crit") {
+            return Err(JwtError::Malformed);
+        }
+        match self.header.get("b64") {
+            None | Some(serde_json::Value::Bool(true)) => Ok(()),
+            Some(_) => Err(JwtError::Malformed),
+        }
+    }
+
     fn kid(&self) -> Result<&str, JwtError> {
         self.header
             .get("kid")
@@ -333,9 +351,7 @@ pub fn verify_signature(
 ) -> Result<serde_json::Map<String, serde_json::Value>, JwtError> {
     let parts = split(token)?;
     let alg = parts.alg(&["EdDSA", "RS256"])?;
-    if parts.header.contains_key("crit") {
-        return Err(JwtError::Malformed);
-    }
+    parts.no_unsupported_processing()?;
     let key = keys.public_key(parts.kid()?).ok_or(JwtError::UnknownKey)?;
     if key.alg() != alg {
         return Err(JwtError::KeyAlgorithm(alg.to_owned()));
@@ -365,9 +381,7 @@ pub fn verify(
 
     // 1. The algorithm, before anything else.
     parts.alg(&["EdDSA"])?;
-    if parts.header.contains_key("crit") {
-        return Err(JwtError::Malformed);
-    }
+    parts.no_unsupported_processing()?;
 
     // 2. The key.
     let key = keys.key(parts.kid()?).ok_or(JwtError::UnknownKey)?;
@@ -504,6 +518,35 @@ mod tests {
         let t = sign(&claims(), &key, &kid);
         assert_eq!(verify(&t, &keys, NOW + 10, &expect()), Ok(claims()));
         assert_eq!(peek_kid(&t), Some(kid));
+    }
+
+    /// `crit` and `b64: false` are refused even under the right key (the
+    /// attack suite, tests/attack.rs, holds it over the API).
+    #[test]
+    fn crit_and_unencoded_payloads_are_refused_under_the_right_key() {
+        let (key, kid, keys) = setup();
+        let body = serde_json::to_string(&claims()).unwrap();
+        for header in [
+            format!(r#"{{"alg":"EdDSA","kid":"{kid}","crit":["exp"]}}"#),
+            format!(r#"{{"alg":"EdDSA","kid":"{kid}","crit":[]}}"#),
+            format!(r#"{{"alg":"EdDSA","kid":"{kid}","b64":false}}"#),
+            format!(r#"{{"alg":"EdDSA","kid":"{kid}","b64":false,"crit":["b64"]}}"#),
+            format!(r#"{{"alg":"EdDSA","kid":"{kid}","b64":"false"}}"#),
+        ] {
+            let input = format!("{}.{}", b64url(header.as_bytes()), b64url(body.as_bytes()));
+            let sig = key.sign(input.as_bytes()).to_bytes();
+            let token = format!("{input}.{}", b64url(&sig));
+            assert_eq!(
+                verify(&token, &keys, NOW, &expect()),
+                Err(JwtError::Malformed),
+                "{header}"
+            );
+        }
+        // b64: true is the default spelled out.
+        let header = format!(r#"{{"alg":"EdDSA","kid":"{kid}","b64":true}}"#);
+        let input = format!("{}.{}", b64url(header.as_bytes()), b64url(body.as_bytes()));
+        let sig = key.sign(input.as_bytes()).to_bytes();
+        assert!(verify(&format!("{input}.{}", b64url(&sig)), &keys, NOW, &expect()).is_ok());
     }
 
     #[test]

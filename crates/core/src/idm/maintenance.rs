@@ -199,7 +199,7 @@ pub async fn migrate_audited(
     let (db, source, c) = (db.to_owned(), source.clone(), clock.clone());
     let (store, applied) = blocking(move || {
         let before = if db.exists() {
-            Store::open(&db)?.pending_migrations()?
+            Store::open_read_only(&db)?.pending_migrations()?
         } else {
             Vec::new()
         };

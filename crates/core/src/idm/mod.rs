@@ -243,17 +243,37 @@ pub fn checked_key(
 }
 
 /// Opens the database at `path` and derives and checks the master key
-/// *before* migrating, so a wrong key leaves the database untouched. A fresh
-/// database gets its schema, KDF salt and check value.
+/// *before* anything can write, so a wrong key leaves the database, its
+/// `-wal` and its `-shm` byte for byte as they were — even after a crash
+/// left a WAL behind, which a read-write connection would recover and, on
+/// closing, checkpoint into the main file. An existing database is opened
+/// read-only ([`Store::open_read_only`]) until the key is proven; only then
+/// is it opened for writing and migrated. A fresh database gets its schema,
+/// KDF salt and check value.
 pub fn unlock(
     path: &Path,
     source: &KeySource,
     clock: &dyn Clock,
     rng: &dyn SecureRandom,
 ) -> Result<(Store, MasterKey)> {
+    let proven = if path.is_file() {
+        let probe = Store::open_read_only(path)?;
+        checked_key(&probe, source, rng)?
+    } else {
+        None
+    };
     let store = Store::open(path)?;
-    let key = match checked_key(&store, source, rng)? {
-        Some(key) => key,
+    let key = match proven {
+        Some(key) => {
+            // The check value again, through the connection that writes
+            // (cheap: the key is derived already), in case it changed
+            // between the two openings.
+            let check = store
+                .config_value(CHECK_KEY)?
+                .ok_or_else(|| Error::internal("the master key check value vanished"))?;
+            master::verify_check(&key, &check)?;
+            key
+        }
         None => {
             // A fresh database: create the schema, then the salt and check.
             store.migrate(clock.now())?;

@@ -19,14 +19,15 @@ use crate::error::{Error, Result};
 use crate::model::Outcome;
 use crate::store::{self, NewKeyMaterial, Store};
 
-/// Opens an existing database without changing it and checks the master
-/// key. Safe while a server runs.
+/// Opens an existing database without changing it (not even its `-wal`
+/// and `-shm` files: [`Store::open_read_only`]) and checks the master key.
+/// Safe while a server runs.
 pub fn open_readonly(
     path: &Path,
     source: &KeySource,
     rng: &dyn SecureRandom,
 ) -> Result<(Store, MasterKey)> {
-    let store = Store::open_existing(path)?;
+    let store = Store::open_read_only(path)?;
     let key = checked_key(&store, source, rng)?.ok_or_else(|| {
         Error::precondition(
             "database_uninitialized",

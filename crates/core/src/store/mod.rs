@@ -80,6 +80,9 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// Opened by [`Store::open_read_only`]: every connection is one that
+    /// cannot change a byte of the database or its `-wal`/`-shm` files.
+    read_only: bool,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reads: AtomicU64,
@@ -117,6 +120,60 @@ fn configure(conn: &Connection) -> Result<()> {
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
     m.lock()
         .map_err(|_| Error::internal("database connection lock poisoned"))
+}
+
+/// The `file:` URI of `path`, with every byte other than unreserved ones
+/// and `/` percent-encoded (SQLite decodes them; `?`, `#` and `%` in a path
+/// would otherwise be read as URI syntax).
+fn file_uri(path: &Path, query: &str) -> String {
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    uri
+}
+
+/// Opens a connection that reads the database at `path` without writing a
+/// byte to it or to its `-wal` and `-shm` files, even after a crash. A
+/// read-write connection (and even a plain read-only one, which rebuilds the
+/// WAL index in `-shm`, or creates `-wal` and `-shm` when they are missing)
+/// recovers the WAL, and the last one to close checkpoints it into the main
+/// file and removes `-wal` and `-shm`. So:
+/// - with `-wal` and `-shm` (a server running, or a crash left them),
+///   `readonly_shm=1`: SQLite opens `-shm` read-only and, when no other
+///   process has the database open, builds the WAL index in its own memory
+///   from `-wal`, so every committed transaction is still seen;
+/// - without `-wal`, everything committed is in the main file (SQLite
+///   removes `-wal` only after checkpointing all of it): `immutable=1`
+///   reads just that file, creating nothing;
+/// - a `-wal` without its `-shm` (never left by SQLite itself, only by
+///   someone deleting it) cannot be read either way: a plain read-only
+///   connection is used, which creates `-shm` but still changes neither
+///   the database nor `-wal`.
+fn open_untouched(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let wal = offline::sibling(path, "-wal").exists();
+    let shm = offline::sibling(path, "-shm").exists();
+    let query = match (wal, shm) {
+        (true, true) => "mode=ro&readonly_shm=1",
+        (false, _) => "mode=ro&immutable=1",
+        (true, false) => "mode=ro",
+    };
+    let c = Connection::open_with_flags(file_uri(path, query), flags)?;
+    // Closing never checkpoints, whatever the connection could lock.
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    Ok(c)
 }
 
 /// Creates `path` as an empty file readable and writable by its owner only
@@ -185,12 +242,50 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
+                read_only: false,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 reads: AtomicU64::new(0),
                 writes: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Opens the existing database at `path` for reading only, changing
+    /// nothing — not the database, not its `-wal` or `-shm` files, even
+    /// after a crash left them behind (see `open_untouched`). This is how
+    /// a database is opened until the master key is proven; every write
+    /// through it is refused.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::invalid(
+                "database_missing",
+                format!("database {} does not exist", path.display()),
+            ));
+        }
+        let conn = open_untouched(path).map_err(|e| {
+            Error::invalid(
+                "database_open",
+                format!("cannot open database {}: {e}", path.display()),
+            )
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql_err)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                read_only: true,
+                writer: Mutex::new(conn),
+                readers: Mutex::new(Vec::new()),
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Whether this store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// The database file's path.
@@ -208,6 +303,12 @@ impl Store {
 
     fn reader(&self) -> Result<Connection> {
         if let Some(c) = lock(&self.inner.readers)?.pop() {
+            return Ok(c);
+        }
+        if self.inner.read_only {
+            let c = open_untouched(&self.inner.path).map_err(sql_err)?;
+            c.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(sql_err)?;
             return Ok(c);
         }
         let c = Connection::open_with_flags(
@@ -262,6 +363,12 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
+        if self.inner.read_only {
+            return Err(Error::internal(format!(
+                "database {} was opened read-only",
+                self.inner.path.display()
+            )));
+        }
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
         let mut conn = lock(&self.inner.writer)?;
         let tx = conn
@@ -436,6 +543,35 @@ pub(super) fn sql_err(e: rusqlite::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::MIGRATIONS;
+
+    /// A read-only store reads, refuses every write, and leaves a cleanly
+    /// closed database without `-wal` or `-shm` (the crash case, where
+    /// they exist, is `tests/crash.rs` against the real binary: a lock is
+    /// per process, so it cannot be staged in one).
+    #[test]
+    fn read_only_store_reads_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        // A name with URI syntax in it is still this file.
+        let path = dir.path().join("odd ?#%name.db");
+        {
+            let s = super::Store::open(&path).unwrap();
+            s.migrate(1).unwrap();
+            s.init_config_value("k", b"v").unwrap();
+        }
+        let side = |x: &str| super::offline::sibling(&path, x);
+        assert!(!side("-wal").exists() && !side("-shm").exists());
+        let before = std::fs::read(&path).unwrap();
+        let ro = super::Store::open_read_only(&path).unwrap();
+        assert!(ro.is_read_only());
+        assert_eq!(ro.config_value("k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(ro.pending_migrations().unwrap().is_empty());
+        assert!(ro.init_config_value("k2", b"w").is_err(), "a write");
+        assert!(ro.migrate(2).is_err(), "a migration");
+        drop(ro);
+        assert!(!side("-wal").exists() && !side("-shm").exists());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(super::Store::open_read_only(&dir.path().join("none.db")).is_err());
+    }
 
     /// 0006 on a database with keys from before it: they become EdDSA keys
     /// that signed from their creation, and one active key per algorithm

@@ -1058,7 +1058,7 @@ const file_mcias_v1_auth_service_proto_rawDesc = "" +
 	"RemoveTotp\x12\x1b.mcias.v1.RemoveTotpRequest\x1a\x1c.mcias.v1.RemoveTotpResponse\"*\xc8\xf3\x18\x04\x82\xd3\xe4\x93\x02 *\x1e/v1/accounts/{account_id}/totp\x12n\n" +
 	"\fRefreshToken\x12\x1d.mcias.v1.RefreshTokenRequest\x1a\x1e.mcias.v1.RefreshTokenResponse\"\x1f\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12\x88\x01\n" +
 	"\x11ClientCredentials\x12\".mcias.v1.ClientCredentialsRequest\x1a#.mcias.v1.ClientCredentialsResponse\"*\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/auth/client-credentials\x12\x89\x01\n" +
-	"\x11SignOutEverywhere\x12\".mcias.v1.SignOutEverywhereRequest\x1a#.mcias.v1.SignOutEverywhereResponse\"+\xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/auth/sign-out-everywhere\x12u\n" +
+	"\x11SignOutEverywhere\x12\".mcias.v1.SignOutEverywhereRequest\x1a#.mcias.v1.SignOutEverywhereResponse\"+\xc8\xf3\x18\x03\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/auth/sign-out-everywhere\x12u\n" +
 	"\x0eChangePassword\x12\x1f.mcias.v1.ChangePasswordRequest\x1a .mcias.v1.ChangePasswordResponse\" \xc8\xf3\x18\x02\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/auth/passwordB\x91\x01\n" +
 	"\fcom.mcias.v1B\x10AuthServiceProtoP\x01Z.github.com/mcias/mcias/gen/go/mcias/v1;mciasv1\xa2\x02\x03MXX\xaa\x02\bMcias.V1\xca\x02\bMcias\\V1\xe2\x02\x14Mcias\\V1\\GPBMetadata\xea\x02\tMcias::V1b\x06proto3"
 
