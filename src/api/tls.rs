@@ -1,4 +1,5 @@
-//! The listener: TCP accept with a bounded number of connections, TLS
+//! The listener: TCP accept with a bounded number of connections (in all,
+//! and per client address), TLS
 //! (rustls, TLS 1.2 minimum, ALPN h2 and http/1.1) with a handshake timeout,
 //! and a connection type that remembers the peer address and closes cleanly.
 //!
@@ -10,11 +11,12 @@
 //! unread data makes the kernel send a reset, which destroys the response the
 //! client has not read yet; lingering lets it read the answer.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,6 +31,10 @@ use mcias_core::error::{Error, Result};
 
 /// Connections served at once; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections one client address may hold at once: a quarter of
+/// [`MAX_CONNECTIONS`], so that one address (with idle HTTP/2 connections,
+/// which live as long as they answer pings) can never take every slot.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = MAX_CONNECTIONS / 4;
 /// Time a client has to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has, once connected (after the handshake), to send the
@@ -159,20 +165,63 @@ impl Io {
     }
 }
 
+/// How many connections each client address holds.
+#[derive(Debug, Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One of an address's connections; given back when dropped.
+#[derive(Debug)]
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    /// A slot for `ip`, unless it holds [`MAX_CONNECTIONS_PER_ADDRESS`].
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let mut held = self.0.lock().ok()?;
+        let n = held.entry(ip).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.table.0.lock()
+            && let Some(n) = held.get_mut(&self.ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection's places: one of the server's and one of its address's.
+type Slot = (OwnedSemaphorePermit, AddressSlot);
+
 /// One accepted connection; holds a slot of the connection limit until
 /// closed. Dropping it closes it cleanly in the background (see the module
 /// documentation).
 pub struct Conn {
     io: Option<Io>,
     peer: SocketAddr,
-    slot: Option<OwnedSemaphorePermit>,
+    slot: Option<Slot>,
     /// Until the first bytes arrive: when they must have (see
     /// [`FIRST_BYTES_TIMEOUT`]).
     first_bytes: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Conn {
-    fn new(io: Io, peer: SocketAddr, slot: OwnedSemaphorePermit) -> Self {
+    fn new(io: Io, peer: SocketAddr, slot: Slot) -> Self {
         Self {
             io: Some(io),
             peer,
@@ -299,6 +348,7 @@ pub fn accept_loop(
 ) -> mpsc::Receiver<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_address = Arc::new(PerAddress::default());
     let acceptor = tls.map(TlsAcceptor::from);
     tokio::spawn(async move {
         loop {
@@ -318,6 +368,11 @@ pub fn accept_loop(
                 tracing::warn!(%peer, "connection limit reached; closing new connection");
                 continue;
             };
+            let Some(address_slot) = per_address.take(peer.ip()) else {
+                tracing::warn!(%peer, "connection limit of this address reached; closing new connection");
+                continue;
+            };
+            let slot = (slot, address_slot);
             let _ = tcp.set_nodelay(true);
             let tx = tx.clone();
             let acceptor = acceptor.clone();
